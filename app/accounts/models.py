@@ -1,0 +1,172 @@
+"""Who may use Dengon: users with one role each, their sessions, API tokens and log-in attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import peewee as pw
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..db import BaseModel, UTCDateTimeField, utcnow
+from ..tenants.models import Tenant
+
+ADMIN, SUPERVISOR, OPERATOR, CLIENT = "admin", "supervisor", "operator", "client"
+ROLES = (ADMIN, SUPERVISOR, OPERATOR, CLIENT)
+STAFF_ROLES = frozenset({ADMIN, SUPERVISOR, OPERATOR})
+
+_hasher = PasswordHasher()  # argon2id with the library's recommended parameters
+
+
+def hash_secret(value: str) -> str:
+    """Digest for high-entropy random secrets (session and API tokens), looked up by equality."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class User(BaseModel):
+    email = pw.CharField(max_length=254, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    password_hash = pw.CharField(max_length=200)
+    role = pw.CharField(max_length=16)
+    # Client users belong to exactly one firm; staff to none (they serve every firm).
+    tenant = pw.ForeignKeyField(Tenant, backref="users", null=True, on_delete="CASCADE")
+    language = pw.CharField(max_length=2, default="ja")
+    is_active = pw.BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_login_at = UTCDateTimeField(null=True)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @staticmethod
+    def normalise_email(email: str) -> str:
+        return email.strip().lower()
+
+    @classmethod
+    def by_email(cls, email: str) -> "User | None":
+        return cls.get_or_none(cls.email == cls.normalise_email(email))
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = _hasher.hash(password)
+
+    def check_password(self, password: str) -> bool:
+        try:
+            _hasher.verify(self.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        if _hasher.check_needs_rehash(self.password_hash):
+            self.set_password(password)
+            self.save(only=[User.password_hash])
+        return True
+
+    def can_see(self, tenant: Tenant) -> bool:
+        return self.is_staff or self.tenant_id == tenant.id
+
+
+# A log-in attempt for an unknown e-mail is checked against this, so it takes as long as a real one.
+DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_dummy(password: str) -> None:
+    try:
+        _hasher.verify(DUMMY_HASH, password)
+    except VerificationError:
+        pass
+
+
+class Session(BaseModel):
+    """A logged-in browser. The cookie holds a random token; only its digest is stored."""
+
+    token_hash = pw.CharField(max_length=64, unique=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+    last_seen_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+
+    IDLE = dt.timedelta(hours=12)  # a shift, with margin
+    REFRESH = dt.timedelta(minutes=5)
+
+    @classmethod
+    def start(cls, user: User) -> tuple["Session", str]:
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        session = cls.create(token_hash=hash_secret(token), user=user, expires_at=now + cls.IDLE)
+        return session, token
+
+    @classmethod
+    def find(cls, token: str) -> "Session | None":
+        now = utcnow()
+        session = (cls.select(cls, User).join(User)
+                   .where(cls.token_hash == hash_secret(token), cls.expires_at > now, User.is_active == True)  # noqa: E712
+                   .first())
+        if session and now - session.last_seen_at > cls.REFRESH:
+            session.last_seen_at, session.expires_at = now, now + cls.IDLE
+            session.save(only=[cls.last_seen_at, cls.expires_at])
+        return session
+
+
+class ApiToken(BaseModel):
+    """A bearer token for the JSON API. Shown once when created; only its digest is stored."""
+
+    token_hash = pw.CharField(max_length=64, unique=True)
+    prefix = pw.CharField(max_length=12)  # lets people tell their tokens apart
+    user = pw.ForeignKeyField(User, backref="api_tokens", on_delete="CASCADE")
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+    PREFIX = "dgn_"
+
+    @classmethod
+    def issue(cls, user: User) -> tuple["ApiToken", str]:
+        token = cls.PREFIX + secrets.token_urlsafe(32)
+        return cls.create(token_hash=hash_secret(token), prefix=token[:12], user=user), token
+
+    @classmethod
+    def authenticate(cls, token: str) -> User | None:
+        row = (cls.select(cls, User).join(User)
+               .where(cls.token_hash == hash_secret(token), cls.revoked_at.is_null(), User.is_active == True)  # noqa: E712
+               .first())
+        if row is None:
+            return None
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > Session.REFRESH:
+            cls.update(last_used_at=now).where(cls.id == row.id).execute()
+        return row.user
+
+
+class LoginAttempt(BaseModel):
+    email = pw.CharField(max_length=254, index=True)
+    ip = pw.CharField(max_length=64, index=True)
+    succeeded = pw.BooleanField()
+    at = UTCDateTimeField(default=utcnow, index=True)
+
+    WINDOW = dt.timedelta(minutes=15)
+    MAX_PER_EMAIL = 5
+    MAX_PER_IP = 30
+
+    @classmethod
+    def locked_for(cls, email: str, ip: str) -> dt.timedelta | None:
+        """How long log-in stays refused for this e-mail or address, or None when it is allowed."""
+        since = utcnow() - cls.WINDOW
+        # For an e-mail, only failures since its last success count, so a user who gets in
+        # starts afresh; for an address, every failure counts.
+        last_ok = (cls.select(cls.at).where(cls.email == email, cls.succeeded == True, cls.at > since)  # noqa: E712
+                   .order_by(cls.at.desc()).first())
+        waits = []
+        for field, value, limit, start in ((cls.email, email, cls.MAX_PER_EMAIL, last_ok.at if last_ok else since),
+                                           (cls.ip, ip, cls.MAX_PER_IP, since)):
+            failures = (cls.select(cls.at)
+                        .where(field == value, cls.succeeded == False, cls.at > start)  # noqa: E712
+                        .order_by(cls.at.desc()).limit(limit))
+            times = [row.at for row in failures]
+            if len(times) >= limit:
+                waits.append(times[-1] + cls.WINDOW - utcnow())
+        return max(waits) if waits else None
+
+    @classmethod
+    def record(cls, email: str, ip: str, succeeded: bool) -> None:
+        cls.create(email=email, ip=ip, succeeded=succeeded)

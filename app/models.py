@@ -1,0 +1,12 @@
+"""Every model, in dependency order: for migrations, test set-up and tools that need them all."""
+
+from .accounts.models import ApiToken, LoginAttempt, Session, User
+from .audit import AuditEntry
+from .tenants.models import (
+    CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
+)
+
+MODELS = [
+    Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
+    User, Session, ApiToken, LoginAttempt, AuditEntry,
+]

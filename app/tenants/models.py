@@ -1,0 +1,136 @@
+"""A tenant is one client firm, with everything operators and reports need to know about it."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+NUMBER_KINDS = ("forwarded", "dedicated")
+AFTER_HOURS_RULES = ("answer", "voicemail", "announce")
+LANGUAGES = ("ja", "en")
+CATEGORIES = (
+    "message", "callback", "inquiry", "complaint", "appointment",
+    "sales", "wrong_number", "prank", "silent", "hangup", "other",
+)
+NOISE_CATEGORIES = ("sales", "wrong_number", "prank", "silent", "hangup")
+STANDARD_FIELDS = (
+    "caller_company", "caller_name", "caller_name_kana", "callback_number",
+    "callback_time", "for_staff", "body",
+)
+FIELD_TYPES = ("text", "textarea", "phone", "email", "date", "select")
+CHANNELS = ("email", "sms", "fax")
+WHEN_EMPTY = ("notice", "skip")
+
+
+class Tenant(BaseModel):
+    slug = pw.CharField(max_length=40, unique=True)
+    name = pw.CharField(max_length=200)
+    name_kana = pw.CharField(max_length=200, default="")
+    language = pw.CharField(max_length=2, default="ja")
+    timezone = pw.CharField(max_length=64, default="Asia/Tokyo")
+    region = pw.CharField(max_length=2, default="JP")
+    answer_phrase = pw.TextField()
+    instructions = pw.TextField(default="")
+    # {"mon": "09:00-12:00,13:00-18:00", ..., "sun": ""}; NULL means 24 hours, every day.
+    hours = JSONField(null=True)
+    holiday_calendar = pw.CharField(max_length=2, null=True)  # country whose holidays close the firm
+    after_hours = pw.CharField(max_length=16, default="answer")
+    after_hours_message = pw.TextField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    @classmethod
+    def by_slug(cls, slug: str) -> "Tenant | None":
+        return cls.get_or_none(cls.slug == slug)
+
+    @classmethod
+    def listed(cls):
+        return cls.select().order_by(cls.name_kana, cls.name)
+
+
+class TenantNumber(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="numbers", on_delete="CASCADE")
+    number = pw.CharField(max_length=20, unique=True)  # E.164
+    kind = pw.CharField(max_length=16)
+    position = pw.IntegerField(default=0)
+
+
+class Staff(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="staff", on_delete="CASCADE")
+    key = pw.CharField(max_length=40)
+    name = pw.CharField(max_length=200)
+    name_kana = pw.CharField(max_length=200, default="")
+    title = pw.CharField(max_length=200, default="")
+    email = pw.CharField(max_length=254, default="")
+    mobile = pw.CharField(max_length=20, default="")  # E.164
+    fax = pw.CharField(max_length=20, default="")  # E.164
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("tenant", "key"), True),)
+
+
+class CallType(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="call_types", on_delete="CASCADE")
+    key = pw.CharField(max_length=40)
+    label = pw.CharField(max_length=200)
+    category = pw.CharField(max_length=20, default="message")
+    script = pw.TextField(default="")
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("tenant", "key"), True),)
+
+
+class CallTypeField(BaseModel):
+    """One field of a call type's form: a standard field, or a firm-specific (extra) one."""
+
+    call_type = pw.ForeignKeyField(CallType, backref="fields", on_delete="CASCADE")
+    key = pw.CharField(max_length=40)
+    standard = pw.BooleanField(default=True)
+    label = pw.CharField(max_length=200, default="")  # extra fields only
+    type = pw.CharField(max_length=16, default="text")
+    options = JSONField(null=True)  # select fields
+    required = pw.BooleanField(default=False)
+    readback = pw.BooleanField(default=False)
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("call_type", "key"), True),)
+
+
+class ReportRule(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="reports", on_delete="CASCADE")
+    key = pw.CharField(max_length=40)
+    at = JSONField()  # ["18:00", ...] local times
+    days = JSONField()  # ["mon", ...]
+    skip_holidays = pw.BooleanField(default=False)
+    include_categories = JSONField(null=True)
+    exclude_categories = JSONField(null=True)
+    only_for_staff = JSONField(null=True)
+    urgent_only = pw.BooleanField(default=False)
+    when_empty = pw.CharField(max_length=8, default="notice")
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("tenant", "key"), True),)
+
+
+class NotifyRule(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="notify_rules", on_delete="CASCADE")
+    urgent = pw.BooleanField(default=False)
+    categories = JSONField(null=True)
+    position = pw.IntegerField(default=0)
+
+
+class Recipient(BaseModel):
+    """Where a report or a notification goes: one channel, addresses and/or staff members."""
+
+    report = pw.ForeignKeyField(ReportRule, backref="recipients", null=True, on_delete="CASCADE")
+    notify = pw.ForeignKeyField(NotifyRule, backref="recipients", null=True, on_delete="CASCADE")
+    channel = pw.CharField(max_length=8)
+    to = JSONField(default=list)  # e-mail addresses, or E.164 numbers for sms and fax
+    to_staff = JSONField(default=list)  # staff keys
+    position = pw.IntegerField(default=0)

@@ -1,0 +1,253 @@
+"""Tenants in the database ⇄ canonical configuration: snapshot, import (all or nothing), export."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..accounts.models import User
+from ..audit import AuditEntry
+from ..db import db, utcnow
+from ..i18n import _
+from .config import Problem, TenantFileError, to_toml, validate
+from .models import (
+    WEEKDAYS, CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
+)
+
+TENANT_FILE = "tenant.toml"
+
+
+def snapshot(tenant: Tenant) -> dict:
+    """The tenant's configuration in canonical form (the same shape ``config.validate`` returns)."""
+    hours = None
+    if tenant.hours is not None:
+        hours = {**{d: tenant.hours.get(d, "") for d in WEEKDAYS},
+                 "closed_on_holidays": tenant.holiday_calendar or False,
+                 "after_hours": tenant.after_hours, "after_hours_message": tenant.after_hours_message}
+    return {
+        "slug": tenant.slug, "name": tenant.name, "name_kana": tenant.name_kana, "language": tenant.language,
+        "timezone": tenant.timezone, "region": tenant.region, "answer_phrase": tenant.answer_phrase,
+        "instructions": tenant.instructions,
+        "numbers": [{"number": n.number, "kind": n.kind}
+                    for n in tenant.numbers.order_by(TenantNumber.position)],
+        "hours": hours,
+        "staff": [{"key": s.key, "name": s.name, "name_kana": s.name_kana, "title": s.title, "email": s.email,
+                   "mobile": s.mobile, "fax": s.fax} for s in tenant.staff.order_by(Staff.position)],
+        "call_types": [_call_type(ct) for ct in tenant.call_types.order_by(CallType.position)],
+        "reports": [{"key": r.key, "at": r.at, "days": r.days, "skip_holidays": r.skip_holidays,
+                     "include_categories": r.include_categories, "exclude_categories": r.exclude_categories,
+                     "only_for_staff": r.only_for_staff, "urgent_only": r.urgent_only, "when_empty": r.when_empty,
+                     "deliver": _recipients(r.recipients)}
+                    for r in tenant.reports.order_by(ReportRule.position)],
+        "notify": [{"urgent": n.urgent, "categories": n.categories, "deliver": _recipients(n.recipients)}
+                   for n in tenant.notify_rules.order_by(NotifyRule.position)],
+    }
+
+
+def _call_type(ct: CallType) -> dict:
+    fields = list(ct.fields.order_by(CallTypeField.position))
+    standard = [f for f in fields if f.standard]
+    return {
+        "key": ct.key, "label": ct.label, "category": ct.category, "script": ct.script,
+        "fields": [f.key for f in standard],
+        "required": [f.key for f in standard if f.required],
+        "readback": [f.key for f in standard if f.readback],
+        "extra_fields": [{"key": f.key, "label": f.label, "type": f.type, "options": f.options,
+                          "required": f.required, "readback": f.readback} for f in fields if not f.standard],
+    }
+
+
+def _recipients(query) -> list[dict]:
+    return [{"channel": r.channel, "to": r.to, "to_staff": r.to_staff} for r in query.order_by(Recipient.position)]
+
+
+def export(slug: str) -> str:
+    tenant = Tenant.by_slug(slug)
+    if tenant is None:
+        raise LookupError(slug)
+    return to_toml(snapshot(tenant))
+
+
+@dataclass
+class ImportResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def tenant_files(path: Path) -> list[Path]:
+    """A tenant.toml, a tenant folder, or a folder of tenant folders → the tenant files in it."""
+    if path.is_file():
+        return [path]
+    if (path / TENANT_FILE).is_file():
+        return [path / TENANT_FILE]
+    if path.is_dir():
+        return sorted(path.glob(f"*/{TENANT_FILE}"))
+    return []
+
+
+def read_files(files: list[Path], *, default_region: str) -> list[tuple[Path, dict]]:
+    """Parse and validate every file; raise TenantFileError with every problem of every file."""
+    problems: list[tuple[str, Problem]] = []
+    configs: list[tuple[Path, dict]] = []
+    for path in files:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append((str(path), Problem("", _("not a valid TOML file: {error}").format(error=exc))))
+            continue
+        config, found = validate(raw, default_region=default_region, folder_slug=path.parent.name)
+        problems += [(str(path), p) for p in found]
+        configs.append((path, config))
+    problems += _cross_tenant_problems(configs)
+    if problems:
+        raise TenantFileError(problems)
+    return configs
+
+
+def _cross_tenant_problems(configs: list[tuple[Path, dict]]) -> list[tuple[str, Problem]]:
+    """Slugs unique within the batch; numbers unique across all firms, in the batch and in the database."""
+    problems = []
+    slugs: dict[str, Path] = {}
+    owners: dict[str, str] = {}
+    for path, config in configs:
+        if config["slug"] in slugs:
+            problems.append((str(path), Problem("slug", _("{slug} is also the slug of {other}").format(
+                slug=config["slug"], other=slugs[config["slug"]]))))
+        slugs[config["slug"]] = path
+    for number, owner in (TenantNumber.select(TenantNumber.number, Tenant.slug).join(Tenant)
+                          .where(Tenant.slug.not_in(list(slugs) or [""])).tuples()):
+        owners[number] = owner
+    for path, config in configs:
+        for i, entry in enumerate(config["numbers"]):
+            owner = owners.get(entry["number"])
+            if owner and owner != config["slug"]:
+                problems.append((str(path), Problem(f"numbers[{i}].number", _(
+                    "{number} already belongs to the firm {owner}").format(number=entry["number"], owner=owner))))
+            elif entry["number"]:
+                owners[entry["number"]] = config["slug"]
+    return problems
+
+
+def import_files(files: list[Path], *, default_region: str, actor: User | None = None) -> ImportResult:
+    """Create or update every tenant in ``files``; all of them or, when any file is invalid, none."""
+    configs = read_files(files, default_region=default_region)
+    result = ImportResult()
+    with db.atomic():
+        existing = {t.slug: t for t in Tenant.select().where(Tenant.slug.in_([cfg["slug"] for path, cfg in configs]))}
+        before = {slug: snapshot(t) for slug, t in existing.items()}
+        changed = [cfg["slug"] for path, cfg in configs if before.get(cfg["slug"]) != cfg]
+        # Numbers may move between firms of the same batch: free them all before assigning any.
+        TenantNumber.delete().where(TenantNumber.tenant.in_(
+            [existing[slug] for slug in changed if slug in existing])).execute()
+        for path, config in configs:
+            slug = config["slug"]
+            if slug not in changed:
+                result.unchanged.append(slug)
+                continue
+            tenant = apply(config, existing.get(slug))
+            (result.updated if slug in existing else result.created).append(slug)
+            AuditEntry.record("tenant.import", actor=actor, tenant=tenant, target=str(path),
+                              changes=diff(before.get(slug, {}), config))
+    return result
+
+
+def import_config(config: dict, *, actor: User | None = None, source: str = "") -> Tenant:
+    """Write one already-validated configuration (the web console's door into the same code)."""
+    with db.atomic():
+        tenant = Tenant.by_slug(config["slug"])
+        before = snapshot(tenant) if tenant else {}
+        if before == config:
+            return tenant
+        if tenant:
+            TenantNumber.delete().where(TenantNumber.tenant == tenant).execute()
+        tenant = apply(config, tenant)
+        AuditEntry.record("tenant.update" if before else "tenant.create", actor=actor, tenant=tenant,
+                          target=source, changes=diff(before, config))
+        return tenant
+
+
+def apply(config: dict, tenant: Tenant | None) -> Tenant:
+    """Make the database match ``config``. Rows that others may refer to (staff, call types, reports)
+    keep their ids when their key stays; numbers of an existing tenant must be deleted by the caller."""
+    hours = config["hours"]
+    values = dict(
+        slug=config["slug"], name=config["name"], name_kana=config["name_kana"], language=config["language"],
+        timezone=config["timezone"], region=config["region"], answer_phrase=config["answer_phrase"],
+        instructions=config["instructions"],
+        hours={d: hours[d] for d in WEEKDAYS} if hours else None,
+        holiday_calendar=(hours["closed_on_holidays"] or None) if hours else None,
+        after_hours=hours["after_hours"] if hours else "answer",
+        after_hours_message=hours["after_hours_message"] if hours else "",
+        updated_at=utcnow(),
+    )
+    if tenant is None:
+        tenant = Tenant.create(**values)
+    else:
+        Tenant.update(**values).where(Tenant.id == tenant.id).execute()
+        tenant = Tenant.get_by_id(tenant.id)
+
+    TenantNumber.insert_many([{"tenant": tenant, "number": n["number"], "kind": n["kind"], "position": i}
+                              for i, n in enumerate(config["numbers"])]).execute()
+
+    _sync_by_key(Staff, tenant, config["staff"], lambda row, item: None)
+    _sync_by_key(CallType, tenant, config["call_types"], _write_fields,
+                 skip=("fields", "required", "readback", "extra_fields"))
+    _sync_by_key(ReportRule, tenant, config["reports"], lambda row, item: _write_recipients(item, report=row),
+                 skip=("deliver",))
+
+    NotifyRule.delete().where(NotifyRule.tenant == tenant).execute()
+    for i, item in enumerate(config["notify"]):
+        rule = NotifyRule.create(tenant=tenant, urgent=item["urgent"], categories=item["categories"], position=i)
+        _write_recipients(item, notify=rule)
+    return tenant
+
+
+def _sync_by_key(model, tenant: Tenant, items: list[dict], write_children, skip: tuple[str, ...] = ()) -> None:
+    rows = {row.key: row for row in model.select().where(model.tenant == tenant)}
+    for position, item in enumerate(items):
+        values = {k: v for k, v in item.items() if k not in skip}
+        row = rows.pop(item["key"], None)
+        if row is None:
+            row = model.create(tenant=tenant, position=position, **values)
+        else:
+            model.update(position=position, **values).where(model.id == row.id).execute()
+        write_children(row, item)
+    if rows:
+        model.delete().where(model.id.in_([r.id for r in rows.values()])).execute()
+
+
+def _write_fields(call_type: CallType, item: dict) -> None:
+    CallTypeField.delete().where(CallTypeField.call_type == call_type).execute()
+    # insert_many takes its columns from the first row, so every row names every column.
+    rows = [{"call_type": call_type, "key": key, "standard": True, "label": "", "options": None,
+             "type": "phone" if key == "callback_number" else "textarea" if key == "body" else "text",
+             "required": key in item["required"], "readback": key in item["readback"]} for key in item["fields"]]
+    rows += [{"call_type": call_type, "key": f["key"], "standard": False, "label": f["label"], "type": f["type"],
+              "options": f["options"], "required": f["required"], "readback": f["readback"]}
+             for f in item["extra_fields"]]
+    if rows:
+        CallTypeField.insert_many([{**row, "position": i} for i, row in enumerate(rows)]).execute()
+
+
+def _write_recipients(item: dict, **owner) -> None:
+    Recipient.delete().where(*[getattr(Recipient, k) == v for k, v in owner.items()]).execute()
+    for i, d in enumerate(item["deliver"]):
+        Recipient.create(channel=d["channel"], to=d["to"], to_staff=d["to_staff"], position=i, **owner)
+
+
+def diff(before: dict, after: dict, path: str = "") -> dict:
+    """{key path: [old, new]} for every leaf that differs; lists of tables compared item by item."""
+    changes = {}
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in dict.fromkeys([*before, *after]):
+            changes.update(diff(before.get(key), after.get(key), f"{path}.{key}" if path else key))
+    elif (isinstance(before, list) and isinstance(after, list) and
+          any(isinstance(x, dict) for x in before + after)):
+        for i in range(max(len(before), len(after))):
+            changes.update(diff(before[i] if i < len(before) else None,
+                                after[i] if i < len(after) else None, f"{path}[{i}]"))
+    elif before != after:
+        changes[path] = [before, after]
+    return changes
