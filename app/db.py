@@ -52,7 +52,11 @@ def connect(url: str) -> pw.Database:
 
 
 def bind(url: str) -> pw.Database:
+    """Point ``db`` at ``url``; binding the URL already bound keeps the open connections."""
+    if db.obj is not None and getattr(db.obj, "dengon_url", None) == url:
+        return db.obj
     database = connect(url)
+    database.dengon_url = url
     db.initialize(database)
     return database
 

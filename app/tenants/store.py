@@ -110,23 +110,21 @@ def _cross_tenant_problems(configs: list[tuple[Path, dict]]) -> list[tuple[str, 
     """Slugs unique within the batch; numbers unique across all firms, in the batch and in the database."""
     problems = []
     slugs: dict[str, Path] = {}
-    owners: dict[str, str] = {}
     for path, config in configs:
         if config["slug"] in slugs:
             problems.append((str(path), Problem("slug", _("{slug} is also the slug of {other}").format(
                 slug=config["slug"], other=slugs[config["slug"]]))))
         slugs[config["slug"]] = path
-    for number, owner in (TenantNumber.select(TenantNumber.number, Tenant.slug).join(Tenant)
-                          .where(Tenant.slug.not_in(list(slugs) or [""])).tuples()):
-        owners[number] = owner
+    claims = {config["slug"]: {n["number"] for n in config["numbers"]} for _path, config in configs}
+    # A firm keeps the numbers it has and still lists; a number it drops is free for another.
+    owners = {number: slug for number, slug in TenantNumber.select(TenantNumber.number, Tenant.slug).join(Tenant)
+              .tuples() if slug not in claims or number in claims[slug]}
     for path, config in configs:
         for i, entry in enumerate(config["numbers"]):
-            owner = owners.get(entry["number"])
+            owner = owners.setdefault(entry["number"], config["slug"]) if entry["number"] else None
             if owner and owner != config["slug"]:
                 problems.append((str(path), Problem(f"numbers[{i}].number", _(
-                    "{number} already belongs to the firm {owner}").format(number=entry["number"], owner=owner))))
-            elif entry["number"]:
-                owners[entry["number"]] = config["slug"]
+                    '"{number}" already belongs to the firm {owner}').format(number=entry["number"], owner=owner))))
     return problems
 
 

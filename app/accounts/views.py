@@ -1,0 +1,104 @@
+"""Log-in, log-out, the language switch and the user's own account page."""
+
+from __future__ import annotations
+
+import math
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from .. import i18n
+from ..db import utcnow
+from ..i18n import _
+from ..web.auth import LANDING, LANG_COOKIE, end_session, safe_next, start_session, view
+from ..web.templates import render
+from .models import LoginAttempt, Session, User, verify_dummy
+from .service import MIN_PASSWORD
+
+
+@view(public=True)
+def home(request: Request):
+    user = request.state.user
+    return RedirectResponse(LANDING[user.role] if user else "/login", status_code=303)
+
+
+@view(public=True)
+def login(request: Request):
+    next_url = request.query_params.get("next")
+    if request.method == "GET":
+        if request.state.user:
+            return RedirectResponse(safe_next(next_url, LANDING[request.state.user.role]), status_code=303)
+        return render(request, "accounts/login.html", {"email": "", "error": None, "next": next_url})
+
+    form = request.state.form
+    email = User.normalise_email(form.get("email", ""))
+    password = form.get("password", "")
+    ip = request.client.host if request.client else "unknown"
+
+    def again(error: str, status: int):
+        return render(request, "accounts/login.html", {"email": email, "error": error, "next": next_url},
+                      status_code=status)
+
+    if (wait := LoginAttempt.locked_for(email, ip)) is not None:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        return again(i18n.ngettext("Too many failed log-ins. Try again in %(num)d minute.",
+                                   "Too many failed log-ins. Try again in %(num)d minutes.", minutes)
+                     % {"num": minutes}, 429)
+    user = User.by_email(email) if email else None
+    if user is None:
+        verify_dummy(password)  # same work as a real check: the timing must not tell which e-mails exist
+    ok = user is not None and user.is_active and user.check_password(password)
+    LoginAttempt.record(email, ip, ok)
+    if not ok:
+        return again(_("The e-mail address or password is not correct."), 400)
+
+    User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+    response = RedirectResponse(safe_next(next_url, LANDING[user.role]), status_code=303)
+    start_session(request, response, user)
+    response.set_cookie(LANG_COOKIE, user.language, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+@view()
+def logout(request: Request):
+    response = RedirectResponse("/login", status_code=303)
+    end_session(request, response)
+    return response
+
+
+@view(public=True)
+def language(request: Request):
+    """Switch the interface language: remembered for the user, and in a cookie for the log-in page."""
+    choice = request.state.form.get("language")
+    if choice not in i18n.LOCALES:
+        choice = i18n.DEFAULT_LOCALE
+    if request.state.user:
+        User.update(language=choice).where(User.id == request.state.user.id).execute()
+    back = safe_next(request.state.form.get("next"), "/")
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie(LANG_COOKIE, choice, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+@view()
+def account(request: Request):
+    user = request.state.user
+    errors: dict[str, str] = {}
+    saved = False
+    if request.method == "POST":
+        form = request.state.form
+        new = form.get("new_password", "")
+        if not user.check_password(form.get("current_password", "")):
+            errors["current_password"] = _("This is not your current password.")
+        if len(new) < MIN_PASSWORD:
+            errors["new_password"] = _("Use at least %(num)d characters.") % {"num": MIN_PASSWORD}
+        elif new != form.get("confirm_password", ""):
+            errors["confirm_password"] = _("The two new passwords differ.")
+        if not errors:
+            user.set_password(new)
+            user.save(only=[User.password_hash])
+            # Every other browser signed in as this user is signed out.
+            Session.delete().where((Session.user == user) & (Session.id != request.state.session.id)).execute()
+            saved = True
+    return render(request, "accounts/account.html", {"errors": errors, "saved": saved},
+                  status_code=400 if errors else 200)

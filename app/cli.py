@@ -1,0 +1,191 @@
+"""The ``dengon`` command. Exit status 0 on success; otherwise non-zero with the reason on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from . import db, i18n, settings as settings_module
+from .settings import PROJECT_ROOT, SettingsError
+
+
+class CommandError(Exception):
+    """A reason the command could not do its work, printed without a traceback."""
+
+
+def _bind(settings) -> None:
+    db.bind(settings.DATABASE_URL)
+
+
+def cmd_migrate(args, settings) -> None:
+    _bind(settings)
+    applied = db.migrate()
+    print("applied: " + ", ".join(applied) if applied else "the database is up to date")
+
+
+def _require_schema() -> None:
+    if pending := db.pending_migrations():
+        raise CommandError(f"the database needs migrating first ({', '.join(pending)}): run 'dengon migrate'")
+
+
+def cmd_tenants_import(args, settings) -> None:
+    from .tenants import store
+    from .tenants.config import TenantFileError
+
+    _bind(settings)
+    _require_schema()
+    path = Path(args.path)
+    files = store.tenant_files(path)
+    if not files:
+        raise CommandError(f"{path}: no tenant.toml there (expected a tenant file, a tenant folder, "
+                           "or a folder of tenant folders)")
+    with db.db.connection_context():
+        try:
+            result = store.import_files(files, default_region=settings.DEFAULT_REGION)
+        except TenantFileError as exc:
+            for source, problem in exc.problems:
+                print(f"{source}: {problem}", file=sys.stderr)
+            raise CommandError(f"nothing imported: {len(exc.problems)} problem(s) in the tenant files")
+    for label, slugs in (("created", result.created), ("updated", result.updated), ("unchanged", result.unchanged)):
+        if slugs:
+            print(f"{label}: {', '.join(slugs)}")
+
+
+def cmd_tenants_export(args, settings) -> None:
+    from .tenants import store
+
+    _bind(settings)
+    with db.db.connection_context():
+        try:
+            sys.stdout.write(store.export(args.slug))
+        except LookupError:
+            raise CommandError(f"no tenant with the slug {args.slug!r}")
+
+
+def cmd_users_add(args, settings) -> None:
+    from .accounts import service
+
+    _bind(settings)
+    _require_schema()
+    password = None
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n") or None
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    with db.db.connection_context():
+        try:
+            user = service.add_user(args.email, args.role, tenant_slug=args.tenant, name=args.name or "",
+                                    password=password)
+        except service.AccountError as exc:
+            raise CommandError(str(exc))
+    print(f"created {user.role} {user.email}" + (f" for {args.tenant}" if args.tenant else ""))
+    if generated:
+        print(f"password: {password}")
+
+
+def cmd_tokens_create(args, settings) -> None:
+    from .accounts import service
+
+    _bind(settings)
+    _require_schema()
+    with db.db.connection_context():
+        try:
+            user, token = service.create_token(args.email)
+        except service.AccountError as exc:
+            raise CommandError(str(exc))
+    print(f"API token for {user.email} (shown once; keep it secret):")
+    print(token)
+
+
+def _listen_address(settings, host: str | None, port: int | None) -> tuple[str, int]:
+    url = urlsplit(settings.PUBLIC_URL)
+    return host or "127.0.0.1", port or url.port or (443 if url.scheme == "https" else 80)
+
+
+def cmd_serve(args, settings) -> None:
+    import uvicorn
+
+    host, port = _listen_address(settings, args.host, args.port)
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
+                proxy_headers=True, log_level="info")
+
+
+def cmd_worker(args, settings) -> None:
+    from . import worker
+
+    _bind(settings)
+    worker.run(settings)
+
+
+def cmd_demo(args, settings) -> None:
+    from . import demo
+
+    demo.run(settings, host=args.host, port=args.port)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dengon", description="Dengon (伝言): telephone answering service platform")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="migrate, load the demo firms and users, start web and worker")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the web application")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: the port of PUBLIC_URL)")
+    serve.add_argument("--workers", type=int, default=1, help="web processes (default 1)")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("worker", help="run the background worker").set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+
+    tenants = sub.add_parser("tenants", help="import or export firms as tenant files").add_subparsers(
+        dest="tenants_command", required=True, metavar="ACTION")
+    imp = tenants.add_parser("import", help="create or update firms from tenant files (all or nothing)")
+    imp.add_argument("path", help="a tenant.toml, a tenant folder, or a folder of tenant folders")
+    imp.set_defaults(func=cmd_tenants_import)
+    exp = tenants.add_parser("export", help="print a firm's configuration as TOML")
+    exp.add_argument("slug")
+    exp.set_defaults(func=cmd_tenants_export)
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(
+        dest="users_command", required=True, metavar="ACTION")
+    add = users.add_parser("add", help="create a user; password from stdin, or generated and printed")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=["admin", "supervisor", "operator", "client"])
+    add.add_argument("--tenant", help="the firm of a client user (its slug)")
+    add.add_argument("--name", help="display name")
+    add.set_defaults(func=cmd_users_add)
+
+    tokens = sub.add_parser("tokens", help="manage API tokens").add_subparsers(
+        dest="tokens_command", required=True, metavar="ACTION")
+    create = tokens.add_parser("create", help="create an API token for a user; the token is the last line")
+    create.add_argument("email")
+    create.set_defaults(func=cmd_tokens_create)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    i18n.set_locale("en")  # command-line messages are in English
+    try:
+        settings = settings_module.load()
+        args.func(args, settings)
+    except SettingsError as exc:
+        print(f"dengon: bad setting: {exc}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"dengon: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

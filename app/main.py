@@ -1,0 +1,73 @@
+"""The web application: its routes, read top to bottom, are the table of contents."""
+
+from __future__ import annotations
+
+import contextlib
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from . import db, settings as settings_module
+from .accounts import views as accounts
+from .admin import views as admin
+from .console import views as console
+from .portal import views as portal
+from .settings import PROJECT_ROOT, Settings
+from .supervisor import views as supervisor
+from .tenants import views as firms
+from .web import errors
+from .web.csrf import CSRFMiddleware
+from .web.security import SecurityHeadersMiddleware
+
+GET, POST = ["GET"], ["POST"]
+
+routes = [
+    Route("/", accounts.home, methods=GET),
+    Route("/login", accounts.login, methods=[*GET, *POST]),
+    Route("/logout", accounts.logout, methods=POST),
+    Route("/language", accounts.language, methods=POST),
+    Route("/account", accounts.account, methods=[*GET, *POST]),
+
+    Route("/console", console.console, methods=GET),
+    Route("/supervisor", supervisor.board, methods=GET),
+    Route("/portal", portal.portal, methods=GET),
+
+    Route("/firms", firms.directory, methods=GET),
+    Route("/firms/{slug}", firms.detail, methods=GET),
+    Route("/firms/{slug}/export.toml", firms.export, methods=GET),
+
+    Route("/admin", admin.dashboard, methods=GET),
+    Route("/admin/users", admin.users, methods=GET),
+    Route("/admin/audit", admin.audit, methods=GET),
+
+    Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
+]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or settings_module.load()
+    db.bind(settings.DATABASE_URL)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        if not db.db.is_closed():
+            db.db.close()
+        if hasattr(db.db.obj, "close_all"):
+            db.db.obj.close_all()
+
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(CSRFMiddleware, secret=settings.SECRET_KEY, secure=settings.https,
+                       exempt_prefixes=("/twilio/", "/api/", "/static/")),
+        ],
+        exception_handlers={HTTPException: errors.http_exception, 500: errors.server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app

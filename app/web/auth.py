@@ -1,0 +1,107 @@
+"""Who is asking, and may they? Every page handler goes through ``view``; every firm through ``firm_for``.
+
+Handlers are plain functions run in a worker thread with a database connection of their own
+(peewee is synchronous). ``view`` reads the session, sets the locale, enforces the roles and
+reads a submitted form before entering the thread, so handlers stay short and synchronous.
+"""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, Signer
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from .. import i18n
+from ..accounts.models import ADMIN, CLIENT, OPERATOR, SUPERVISOR, Session, User
+from ..db import db
+from ..tenants.models import Tenant
+
+SESSION_COOKIE = "dengon_session"
+LANG_COOKIE = "dengon_lang"
+
+LANDING = {ADMIN: "/admin", SUPERVISOR: "/supervisor", OPERATOR: "/console", CLIENT: "/portal"}
+
+
+def _signer(request: Request) -> Signer:
+    return Signer(request.app.state.settings.SECRET_KEY, salt="dengon.session")
+
+
+def session_for(request: Request) -> Session | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        token = _signer(request).unsign(raw).decode()
+    except BadSignature:
+        return None
+    return Session.find(token)
+
+
+def start_session(request: Request, response: Response, user: User) -> None:
+    _, token = Session.start(user)
+    response.set_cookie(SESSION_COOKIE, _signer(request).sign(token).decode(), httponly=True, samesite="lax",
+                        secure=request.app.state.settings.https, max_age=int(Session.IDLE.total_seconds()) * 14)
+
+
+def end_session(request: Request, response: Response) -> None:
+    if (session := getattr(request.state, "session", None)) is not None:
+        session.delete_instance()
+    response.delete_cookie(SESSION_COOKIE)
+
+
+def view(*, roles: frozenset[str] | set[str] | None = None, public: bool = False):
+    """Wrap a synchronous page handler: session, locale, access check, form, database connection."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            request.state.form = None
+            if request.method == "POST":
+                request.state.form = await request.form()
+            return await run_in_threadpool(_run, handler, request, roles, public)
+
+        return endpoint
+
+    return decorate
+
+
+def _run(handler, request: Request, roles, public: bool) -> Response:
+    with db.connection_context():
+        session = session_for(request)
+        user = session.user if session else None
+        request.state.session, request.state.user = session, user
+        i18n.set_locale(user.language if user else request.cookies.get(LANG_COOKIE))
+        if not public:
+            if user is None:
+                return login_redirect(request)
+            if roles is not None and user.role not in roles:
+                raise HTTPException(403)
+        return handler(request)
+
+
+def login_redirect(request: Request) -> Response:
+    target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def firm_for(request: Request, slug: str) -> Tenant:
+    """The one door to a firm: staff see every firm; a client user only their own. Anything else is 404,
+    so nobody can learn which firms exist."""
+    tenant = Tenant.by_slug(slug)
+    if tenant is None or not request.state.user.can_see(tenant):
+        raise HTTPException(404)
+    return tenant
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only paths on this site: a crafted ?next= must not send a user elsewhere after log-in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,125 @@
+"""CSRF protection for every unsafe request made with browser cookies.
+
+The browser holds a random cookie; a form (field ``csrf_token``) or an htmx request (header
+``X-CSRF-Token``) must send back an HMAC of it under SECRET_KEY. An attacker's page can neither
+read the cookie nor compute the HMAC, and a cookie planted from a sibling domain is useless
+without the key. Provider webhooks (signed) and the JSON API (bearer tokens, never cookies)
+are exempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+COOKIE = "dengon_csrf"
+FIELD = "csrf_token"
+HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FORM_BYTES = 1024 * 1024
+
+
+def form_token(secret: str, cookie: str) -> str:
+    return hmac.new(secret.encode(), cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def token_for(request: Request) -> str:
+    """The token this request's pages must put in their forms."""
+    return form_token(request.app.state.settings.SECRET_KEY, request.scope["csrf_cookie"])
+
+
+class CSRFMiddleware:
+    def __init__(self, app: ASGIApp, secret: str, exempt_prefixes: tuple[str, ...] = (), secure: bool = False):
+        self.app = app
+        self.secret = secret
+        self.exempt_prefixes = exempt_prefixes
+        self.secure = secure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        cookie = request.cookies.get(COOKIE)
+        new_cookie = cookie is None
+        if new_cookie:
+            cookie = secrets.token_urlsafe(32)
+        scope["csrf_cookie"] = cookie
+
+        if scope["method"] not in SAFE_METHODS:
+            submitted = request.headers.get(HEADER)
+            if submitted is None:
+                body = await _read_body(receive)
+                if body is None:
+                    await PlainTextResponse("Request too large", status_code=413)(scope, receive, send)
+                    return
+                submitted = _field_from(request.headers.get("content-type", ""), body)
+                receive = _replay(body, receive)
+            if new_cookie or not submitted or not hmac.compare_digest(submitted, form_token(self.secret, cookie)):
+                await _rejected(scope, receive, send)
+                return
+
+        async def send_with_cookie(message: Message) -> None:
+            if new_cookie and message["type"] == "http.response.start":
+                jar = SimpleCookie()
+                jar[COOKIE] = cookie
+                jar[COOKIE].update({"path": "/", "httponly": True, "samesite": "Lax", "secure": self.secure})
+                message.setdefault("headers", []).append((b"set-cookie", jar[COOKIE].OutputString().encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _field_from(content_type: str, body: bytes) -> str | None:
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(FIELD)
+        return values[0] if values else None
+    if content_type.startswith("multipart/form-data"):
+        # The token field is plain ASCII; find it without parsing uploads.
+        marker = f'name="{FIELD}"'.encode()
+        start = body.find(marker)
+        if start >= 0:
+            value_start = body.find(b"\r\n\r\n", start) + 4
+            return body[value_start:body.find(b"\r\n", value_start)].decode("ascii", "replace")
+    return None
+
+
+def _replay(body: bytes, original: Receive) -> Receive:
+    """A receive channel that yields the already-read body, then whatever comes next (a disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await original()
+
+    return receive
+
+
+async def _rejected(scope: Scope, receive: Receive, send: Send) -> None:
+    # Rendered by the app's error page so the person sees it in their language.
+    from .errors import csrf_failure_response
+
+    await csrf_failure_response(Request(scope, receive))(scope, receive, send)

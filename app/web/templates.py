@@ -1,0 +1,60 @@
+"""Jinja2 set-up: the i18n extension wired to the catalogue, and what every page can use."""
+
+from __future__ import annotations
+
+import jinja2
+from markdown_it import MarkdownIt
+import nh3
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from .. import i18n, phones
+from ..tenants import labels
+from ..settings import PROJECT_ROOT
+from . import csrf
+
+TEMPLATE_DIR = PROJECT_ROOT / "templates"
+
+_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def markdown(text: str) -> jinja2.utils.Markup:
+    """Firm-written Markdown (instructions, scripts) as HTML, sanitised: it is shown to every operator."""
+    return jinja2.utils.Markup(nh3.clean(_markdown.render(text or "")))
+
+
+def _context(request: Request) -> dict:
+    return {
+        "user": getattr(request.state, "user", None),
+        "csrf_token": csrf.token_for(request) if "csrf_cookie" in request.scope else "",
+        "locale": i18n.current_locale(),
+        "htmx": request.headers.get("hx-request") == "true",
+    }
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(default=True),
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals["labels"] = labels
+    env.filters["markdown"] = markdown
+    env.filters["phone"] = lambda number, region="JP": phones.display(number, region) if number else ""
+    env.filters["localtime"] = _localtime
+    return env
+
+
+def _localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") -> str:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(timezone)).strftime(fmt) if value else ""
+
+
+templates = Jinja2Templates(env=_environment(), context_processors=[_context])
+
+
+def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
+    return templates.TemplateResponse(request, name, context or {}, status_code=status_code, headers=headers)

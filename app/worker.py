@@ -1,0 +1,48 @@
+"""The background worker (huey): Redis when REDIS_URL is set, otherwise a SQLite queue file.
+
+Scheduled reports and notifications arrive in step 4; today it keeps the database tidy.
+Stopping it (SIGTERM, Ctrl-C) lets running tasks finish; queued tasks stay in the queue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+
+from . import db, settings as settings_module
+
+log = logging.getLogger("dengon.worker")
+
+
+def make_huey(settings) -> Huey:
+    if settings.REDIS_URL:
+        return RedisHuey("dengon", url=settings.REDIS_URL)
+    parts = urlsplit(settings.DATABASE_URL)
+    # Beside the SQLite database, so each database (and each test) has its own queue.
+    folder = Path(parts.path[1:]).parent if parts.scheme == "sqlite" and parts.path != "/:memory:" else Path("var")
+    folder.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("dengon", filename=str(folder / "queue.db"))
+
+
+huey = make_huey(settings_module.load())
+
+
+@huey.periodic_task(crontab(minute="*/10"))
+def purge_expired() -> None:
+    """Forget expired sessions and log-in attempts older than the throttling window needs."""
+    from .accounts.models import LoginAttempt, Session
+
+    with db.db.connection_context():
+        sessions = Session.delete().where(Session.expires_at < db.utcnow()).execute()
+        attempts = LoginAttempt.delete().where(LoginAttempt.at < db.utcnow() - dt.timedelta(days=1)).execute()
+    log.info("purged %d expired sessions and %d old log-in attempts", sessions, attempts)
+
+
+def run(settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    log.info("worker starting (%s queue)", "Redis" if settings.REDIS_URL else "SQLite")
+    huey.create_consumer(workers=2, worker_type="thread", periodic=True).run()
