@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import jinja2
-from markdown_it import MarkdownIt
 import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -18,9 +19,9 @@ TEMPLATE_DIR = PROJECT_ROOT / "templates"
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False})
 
 
-def markdown(text: str) -> jinja2.utils.Markup:
+def markdown(text: str) -> Markup:
     """Firm-written Markdown (instructions, scripts) as HTML, sanitised: it is shown to every operator."""
-    return jinja2.utils.Markup(nh3.clean(_markdown.render(text or "")))
+    return Markup(nh3.clean(_markdown.render(text or "")))
 
 
 def _context(request: Request) -> dict:

@@ -1,0 +1,91 @@
+"""Tenant isolation: a user of one firm gets 404 for anything of another firm, on every route."""
+
+import re
+
+import pytest
+from starlette.routing import Route
+
+from app.main import routes
+
+from .conftest import csrf_token, log_in
+
+FIRM_ROUTES = [r.path for r in routes if isinstance(r, Route) and "{slug}" in r.path]
+
+
+def test_every_firm_route_is_covered_by_the_outsider_test():
+    # New routes that show a firm's data are picked up here automatically; this guards the list itself.
+    assert {"/firms/{slug}", "/firms/{slug}/export.toml"} <= set(FIRM_ROUTES)
+
+
+@pytest.mark.parametrize("path", FIRM_ROUTES)
+def test_an_outsider_gets_404_on_another_firms_route(client, path, alice, charlie):
+    log_in(client, charlie)
+    response = client.get(path.replace("{slug}", alice.tenant.slug))
+    assert response.status_code == 404
+    assert alice.tenant.name not in response.text
+
+
+@pytest.mark.parametrize("path", FIRM_ROUTES)
+def test_a_firm_that_does_not_exist_is_404_too(client, path, admin):
+    log_in(client, admin)
+    assert client.get(path.replace("{slug}", "no-such-firm")).status_code == 404
+
+
+def test_a_client_sees_their_own_firm(client, alice):
+    log_in(client, alice)
+    assert client.get(f"/firms/{alice.tenant.slug}").status_code == 200
+    assert alice.tenant.name in client.get("/portal").text
+
+
+def test_a_client_is_sent_from_the_directory_to_their_own_firm_only(client, alice, charlie):
+    log_in(client, charlie)
+    response = client.get("/firms?q=firm-a", follow_redirects=False)
+    assert response.headers["location"] == f"/firms/{charlie.tenant.slug}"
+    assert alice.tenant.name not in client.get("/firms?q=firm-a").text
+
+
+def test_a_client_cannot_download_even_their_own_firms_configuration(client, alice):
+    log_in(client, alice)
+    assert client.get(f"/firms/{alice.tenant.slug}/export.toml").status_code == 403
+
+
+def test_staff_see_every_firm(client, operator, firm_a, firm_b):
+    log_in(client, operator)
+    page = client.get("/firms").text
+    assert firm_a.name in page and firm_b.name in page
+
+
+def test_the_directory_finds_a_firm_by_any_format_of_its_number(client, operator, firm_a, firm_b):
+    log_in(client, operator)
+    for query in ("03-1111-2222", "0311112222", "+81 3 1111 2222", "０３１１１１２２２２"):
+        page = client.get("/firms", params={"q": query}, headers={"HX-Request": "true"}).text
+        assert firm_a.name in page and firm_b.name not in page, query
+        assert "<html" not in page  # htmx gets the rows only
+
+
+def test_the_admin_lists_span_all_firms_and_are_for_admins_only(client, admin, alice, charlie):
+    log_in(client, admin)
+    users = client.get("/admin/users").text
+    assert alice.email in users and charlie.email in users
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin")})
+    log_in(client, alice)
+    assert client.get("/admin/users").status_code == 403
+
+
+@pytest.mark.parametrize("role", ["admin", "supervisor", "operator", "alice"])
+def test_no_link_on_any_page_a_role_can_reach_leads_to_an_error(client, request, role, demo_firms):
+    user = request.getfixturevalue(role)
+    landing = log_in(client, user).headers["location"]
+    seen, queue = set(), [landing]
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get(path)
+        assert response.status_code == 200, f"{role}: {path} → {response.status_code}"
+        if response.headers["content-type"].startswith("text/html"):
+            for href in re.findall(r'href="(/[^"#]*)"', response.text):
+                if not href.startswith("/static/") and href not in seen:
+                    queue.append(href.replace("&amp;", "&"))
+    assert len(seen) >= 3
