@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
 
 from . import db, settings as settings_module
 
@@ -42,7 +43,15 @@ def purge_expired() -> None:
     log.info("purged %d expired sessions and %d old log-in attempts", sessions, attempts)
 
 
+class _Consumer(Consumer):
+    def start(self):
+        super().start()
+        # Only now are the signal handlers in place: from here a SIGTERM is a clean stop.
+        log.info("worker ready")
+
+
 def run(settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     log.info("worker starting (%s queue)", "Redis" if settings.REDIS_URL else "SQLite")
-    huey.create_consumer(workers=2, worker_type="thread", periodic=True).run()
+    # SIGTERM (what process managers send) finishes running tasks before exiting.
+    _Consumer(huey, workers=2, worker_type="thread", periodic=True, graceful_signal="TERM").run()

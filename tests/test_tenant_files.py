@@ -8,12 +8,20 @@ from pathlib import Path
 import pytest
 
 from app.audit import AuditEntry
+from app.i18n import use_locale
 from app.tenants import store
 from app.tenants.config import TenantFileError, validate
 from app.tenants.models import CallTypeField, Staff, Tenant, TenantNumber
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = store.tenant_files(ROOT / "tenants")
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """These tests read the messages as the command line prints them."""
+    with use_locale("en"):
+        yield
 
 
 def write_tenant(folder: Path, slug: str, body: str) -> Path:
@@ -205,3 +213,11 @@ def test_extra_fields_keep_their_options_and_order(database):
               .where(CallTypeField.standard == False)  # noqa: E712
               .where(CallTypeField.type == "select"))
     assert fields.count() >= 1 and all(f.options for f in fields)
+
+
+def test_problems_are_worded_in_the_readers_language():
+    raw = {"slug": "x", "name": "x", "answer_phrase": "x", "numbers": [{"number": "03-1234", "kind": "forwarded"}]}
+    with use_locale("ja"):
+        assert [str(p) for p in validate(raw)[1]] == [
+            'slug: "x" はスラッグとして使えません。英小文字・数字・ハイフンの2〜40文字で指定してください',
+            'numbers[0].number: "03-1234" は地域 JP の有効な電話番号ではありません']
