@@ -32,13 +32,18 @@ def browser(tmp_path):
     driver.quit()
 
 
+def wait(browser, seconds: float = 10) -> WebDriverWait:
+    # Pages are replaced under the driver's feet (navigation, htmx swaps): a stale element means "look again".
+    return WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def log_in(browser, server, email, password):
     browser.delete_all_cookies()
     browser.get(server.url + "/login")
     browser.find_element(By.NAME, "email").send_keys(email)
     browser.find_element(By.NAME, "password").send_keys(password)
     browser.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
-    WebDriverWait(browser, 10).until(EC.url_changes(server.url + "/login"))
+    wait(browser).until(EC.url_changes(server.url + "/login"))
 
 
 LANDINGS = {"admin": ("/admin", "顧客一覧"), "supervisor": ("/supervisor", "スーパーバイザーボード"),
@@ -58,7 +63,7 @@ def test_every_demo_user_logs_in_and_reaches_their_landing_page(browser, server,
         else:
             assert h1 == heading
         browser.find_element(By.XPATH, "//button[text()='ログアウト']").click()
-        WebDriverWait(browser, 10).until(EC.url_to_be(server.url + "/login"))
+        wait(browser).until(EC.url_to_be(server.url + "/login"))
 
 
 def test_a_client_sees_404_for_another_firm_in_the_browser(browser, server, demo_logins):
@@ -75,7 +80,7 @@ def test_switching_to_english_and_searching_firms_as_you_type(browser, server, d
     email, password = next((e, p) for e, p, role, slug in demo_logins if role == "operator")
     log_in(browser, server, email, password)
     browser.find_element(By.XPATH, "//button[text()='English']").click()
-    WebDriverWait(browser, 10).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Operator console")
+    wait(browser).until(lambda b: b.find_element(By.TAG_NAME, "h1").text == "Operator console")
     browser.get(server.url + "/firms")
     def rows(b):
         return [row.text for row in b.find_elements(By.CSS_SELECTOR, "#firm-rows tr")]
@@ -83,7 +88,6 @@ def test_switching_to_english_and_searching_firms_as_you_type(browser, server, d
     assert len(rows(browser)) == 4
     # htmx replaces the rows as the operator types a number, in the format they hear it.
     browser.find_element(By.ID, "firm-search").send_keys("0312345678")
-    found = WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda b: len(r := rows(b)) == 1 and r)
+    found = wait(browser).until(lambda b: len(r := rows(b)) == 1 and r)
     assert "山田法律事務所" in found[0]
     assert browser.current_url.endswith("/firms?q=0312345678")
