@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import peewee
+
 from . import db, i18n, settings as settings_module
 from .settings import PROJECT_ROOT, SettingsError
 
@@ -49,6 +51,9 @@ def cmd_tenants_import(args, settings) -> None:
             for source, problem in exc.problems:
                 print(f"{source}: {problem}", file=sys.stderr)
             raise CommandError(f"nothing imported: {len(exc.problems)} problem(s) in the tenant files")
+        except peewee.DatabaseError as exc:
+            # Validation passed, so this is a race with another import or a schema mismatch.
+            raise CommandError(f"nothing imported: the database refused the change ({exc})".replace("\n", " "))
     for label, slugs in (("created", result.created), ("updated", result.updated), ("unchanged", result.unchanged)):
         if slugs:
             print(f"{label}: {', '.join(slugs)}")

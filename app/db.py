@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
 from playhouse.migrations import Runner
@@ -47,6 +47,8 @@ def connect(url: str) -> pw.Database:
             port=parts.port,
             max_connections=32,
             stale_timeout=300,
+            # libpq options such as ?sslmode=require&connect_timeout=5 pass through.
+            **dict(parse_qsl(parts.query)),
         )
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 

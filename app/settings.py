@@ -7,6 +7,7 @@ start-up with a message naming the variable and what was expected.
 
 from __future__ import annotations
 
+import email.utils
 import os
 import secrets
 from dataclasses import dataclass
@@ -64,16 +65,13 @@ def _one_of(*choices: str):
 
 
 def _email(value: str) -> str | None:
-    local, at, domain = value.rpartition("@")
-    return None if at and local and domain and " " not in value else "an e-mail address like dengon@example.jp"
+    address = email.utils.parseaddr(value)[1]  # "Dengon <dengon@example.jp>" is fine too
+    local, at, domain = address.rpartition("@")
+    return None if at and local and domain and " " not in address else "an e-mail address like dengon@example.jp"
 
 
 def _region(value: str) -> str | None:
     return None if value in phonenumbers.SUPPORTED_REGIONS else "a two-letter country code such as JP"
-
-
-def _secret(value: str) -> str | None:
-    return None if len(value) >= 32 else "at least 32 characters"
 
 
 def _sms_from(value: str) -> str | None:
@@ -95,8 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
             "When set, the task queue and live events use Redis; unset, a SQLite queue and in-process events.",
             _url(("redis", "rediss", "unix"), need_host=False)),
     Setting("SECRET_KEY", None,
-            "Key that signs session cookies; generated once into var/secret_key when unset.",
-            _secret),
+            "Key that signs session cookies; generated once into var/secret_key when unset."),
     Setting("PUBLIC_URL", "http://127.0.0.1:8000",
             "Externally visible base URL; provider webhook signatures are checked against it.",
             _url(("http", "https"))),
@@ -157,8 +154,9 @@ def load(environ: dict[str, str] | None = None, *, var_dir: Path | None = None) 
         if raw and setting.check and (expected := setting.check(raw)):
             problems.append(f"{setting.name}={raw!r}: expected {expected}")
         values[setting.name] = value
-    if bool(values["TWILIO_ACCOUNT_SID"]) != bool(values["TWILIO_AUTH_TOKEN"]):
-        problems.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: expected both set, or neither")
+    # The token alone is enough to verify webhooks; calling the provider's API needs both.
+    if values["TWILIO_ACCOUNT_SID"] and not values["TWILIO_AUTH_TOKEN"]:
+        problems.append("TWILIO_AUTH_TOKEN: expected a value, because TWILIO_ACCOUNT_SID is set")
     needs = {"email-gateway": "FAX_GATEWAY_DOMAIN", "directory": "FAX_DIRECTORY"}.get(values["FAX_TRANSPORT"])
     if needs and not values[needs]:
         problems.append(f"{needs}: expected a value, because FAX_TRANSPORT={values['FAX_TRANSPORT']}")
@@ -176,8 +174,9 @@ def _stored_secret(var_dir: Path) -> str:
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)
         tmp = var_dir / f".secret_key.{os.getpid()}"
-        tmp.write_text(secrets.token_urlsafe(48))
-        tmp.chmod(0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
         # link() fails when the file exists: two processes starting at once agree on one key.
         try:
             os.link(tmp, path)
@@ -185,4 +184,7 @@ def _stored_secret(var_dir: Path) -> str:
             pass
         finally:
             tmp.unlink()
-    return path.read_text().strip()
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise SettingsError(f"SECRET_KEY: the stored key in {path} is too short; delete the file to make a new one")
+    return key

@@ -43,6 +43,28 @@ def test_repeated_failed_log_ins_lock_the_account_even_for_the_right_password(cl
     assert SESSION_COOKIE not in client.cookies
 
 
+def test_simultaneous_guesses_cannot_slip_past_the_throttle(database, admin):
+    import threading
+
+    from app import db
+
+    barrier, allowed = threading.Barrier(20), []
+
+    def guess():
+        with db.db.connection_context():
+            attempt = LoginAttempt.begin(admin.email, "203.0.113.9")
+            barrier.wait()  # every guess is recorded before any is checked
+            if attempt.locked_for() is None:
+                allowed.append(attempt)
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(allowed) <= LoginAttempt.MAX_PER_EMAIL
+
+
 def test_a_successful_log_in_clears_earlier_failures(client, admin):
     token = csrf_token(client)
     for _ in range(LoginAttempt.MAX_PER_EMAIL - 1):
@@ -75,6 +97,30 @@ def test_a_token_from_another_browser_does_not_work(client, app, admin):
     csrf_token(client)
     response = client.post("/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": stolen})
     assert response.status_code == 403
+
+
+def test_a_planted_cookie_and_its_token_do_not_work_once_the_victim_is_logged_in(client, app, admin):
+    from starlette.testclient import TestClient
+
+    from app.web.csrf import COOKIE
+
+    with TestClient(app) as attacker:
+        planted_token = csrf_token(attacker)
+        planted_cookie = attacker.cookies[COOKIE]
+    log_in(client, admin)
+    client.cookies.delete(COOKIE)
+    client.cookies.set(COOKIE, planted_cookie)
+    response = client.post("/language", data={"language": "en", "csrf_token": planted_token})
+    assert response.status_code == 403
+    assert User.get_by_id(admin.id).language == "ja"
+
+
+def test_a_multipart_form_is_checked_too(client, admin):
+    token = csrf_token(client)
+    fields = {"email": (None, admin.email), "password": (None, PASSWORD)}
+    assert client.post("/login", files=fields).status_code == 403
+    response = client.post("/login", files={**fields, "csrf_token": (None, token)}, follow_redirects=False)
+    assert response.status_code == 303
 
 
 def test_htmx_requests_may_send_the_token_in_a_header(client, admin):

@@ -132,3 +132,11 @@ def test_the_worker_starts_and_stops_cleanly(environ, tmp_path):
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=20) == 0
     assert "Consumer exiting" in worker.stdout.read()
+
+
+def test_tenants_import_works_from_inside_a_tenant_folder(dengon, database, environ):
+    result = subprocess.run([sys.executable, "-m", "app.cli", "tenants", "import", "."], capture_output=True,
+                            text=True, cwd=ROOT / "tenants" / "harbor-it", timeout=60,
+                            env={"PATH": os.environ["PATH"], **environ})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "created: harbor-it"

@@ -27,6 +27,10 @@ def test_defaults_are_those_of_the_interface(tmp_path):
     assert s.FAX_TRANSPORT == "outbox" and s.REDIS_URL is None and s.SMTP_URL is None
 
 
+def test_a_sender_with_a_display_name_is_accepted(tmp_path):
+    assert load({"MAIL_FROM": "Dengon 伝言 <dengon@example.jp>"}, var_dir=tmp_path).MAIL_FROM.endswith("<dengon@example.jp>")
+
+
 def test_the_secret_key_is_generated_once_and_kept(tmp_path):
     first = load({}, var_dir=tmp_path).SECRET_KEY
     assert len(first) >= 32
@@ -40,7 +44,7 @@ def test_the_secret_key_is_generated_once_and_kept(tmp_path):
     ("SMTP_URL", "smtp://mail:port", "SMTP_URL='smtp://mail:port': expected a URL with a numeric port"),
     ("FAX_TRANSPORT", "pigeon", "FAX_TRANSPORT='pigeon': expected one of email-gateway, directory, outbox"),
     ("DEFAULT_REGION", "XX", "DEFAULT_REGION='XX': expected a two-letter country code such as JP"),
-    ("SECRET_KEY", "short", "SECRET_KEY='short': expected at least 32 characters"),
+    ("MAIL_FROM", "dengon", "MAIL_FROM='dengon': expected an e-mail address like dengon@example.jp"),
     ("TWILIO_SMS_FROM", "12345", "TWILIO_SMS_FROM='12345': expected a phone number in +E.164 form"),
 ])
 def test_a_bad_value_names_the_variable_and_what_is_expected(tmp_path, name, value, expected):
@@ -50,8 +54,10 @@ def test_a_bad_value_names_the_variable_and_what_is_expected(tmp_path, name, val
 
 
 def test_settings_that_go_together_are_checked_together(tmp_path):
-    with pytest.raises(SettingsError, match="TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"):
+    with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN: expected a value, because TWILIO_ACCOUNT_SID is set"):
         load({"TWILIO_ACCOUNT_SID": "AC123"}, var_dir=tmp_path)
+    # The token alone verifies webhook signatures.
+    assert load({"TWILIO_AUTH_TOKEN": "secret"}, var_dir=tmp_path).TWILIO_AUTH_TOKEN == "secret"
     with pytest.raises(SettingsError, match="FAX_DIRECTORY: expected a value, because FAX_TRANSPORT=directory"):
         load({"FAX_TRANSPORT": "directory"}, var_dir=tmp_path)
 

@@ -207,12 +207,72 @@ def test_a_firm_without_call_types_keeps_none_in_its_export(database):
     assert "call_types" not in store.export("harbor-it")
 
 
-def test_extra_fields_keep_their_options_and_order(database):
+def test_form_fields_keep_the_files_order_with_extra_fields_last(database):
+    config = minimal_config_with_call_type()
+    tenant = store.import_config(config)
+    fields = list(CallTypeField.select().where(CallTypeField.call_type == tenant.call_types.get())
+                  .order_by(CallTypeField.position))
+    assert [(f.key, f.standard) for f in fields] == [
+        ("body", True), ("caller_name", True), ("case", False), ("kind", False)]
+    assert fields[3].options == ["新規", "継続"] and fields[2].readback
+
+
+def minimal_config_with_call_type() -> dict:
+    config, problems = validate({
+        "slug": "ordered", "name": "順序", "answer_phrase": "はい",
+        "numbers": [{"number": "03-4444-5555", "kind": "forwarded"}],
+        "call_types": [{"key": "a", "label": "A", "fields": ["body", "caller_name"], "required": ["body"],
+                        "extra_fields": [{"key": "case", "label": "番号", "readback": True},
+                                         {"key": "kind", "label": "種類", "type": "select",
+                                          "options": ["新規", "継続"]}]}]})
+    assert problems == []
+    return config
+
+
+def test_reports_need_somewhere_to_go():
+    found = problems_of({"slug": "x1", "name": "x", "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}],
+                         "reports": [{"key": "r", "at": ["18:00"], "deliver": []}]})
+    assert found == ["reports[0].deliver: missing; expected at least one { channel, to / to_staff }"]
+
+
+def test_times_must_be_written_with_ascii_digits():
+    found = problems_of({"slug": "x1", "name": "x", "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}],
+                         "reports": [{"key": "r", "at": ["1８:00"],
+                                      "deliver": [{"channel": "email", "to": ["a@example.jp"]}]}]})
+    assert found == ['reports[0].at[0]: "1８:00" is not a time; expected "HH:MM" from 00:00 to 23:59']
+
+
+def test_a_number_with_an_extension_is_refused():
+    found = problems_of({"slug": "x1", "name": "x", "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678 ext. 12", "kind": "forwarded"}]})
+    assert found == ['numbers[0].number: "03-1234-5678 ext. 12": an extension cannot be dialled; '
+                     'give the number alone']
+
+
+def test_values_longer_than_the_database_keeps_are_reported_not_truncated(database):
+    found = problems_of({"slug": "x1", "name": "名" * 201, "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}],
+                         "staff": [{"key": "k" * 41, "name": "x"}],
+                         "hours": {**{d: "" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+                                   "closed_on_holidays": "JPN"}})
+    assert "name: is 201 characters long; at most 200 fit" in found
+    assert any(p.startswith("staff[0].key:") for p in found)
+    assert any(p.startswith("hours.closed_on_holidays:") for p in found)
+
+
+def test_a_number_may_move_from_one_firm_to_another_in_one_import(database, tmp_path):
     store.import_files(DEMO, default_region="JP")
-    fields = (CallTypeField.select().join_from(CallTypeField, CallTypeField.call_type.rel_model)
-              .where(CallTypeField.standard == False)  # noqa: E712
-              .where(CallTypeField.type == "select"))
-    assert fields.count() >= 1 and all(f.options for f in fields)
+    shutil.copytree(ROOT / "tenants", tmp_path / "tenants")
+    law = tmp_path / "tenants" / "yamada-law" / "tenant.toml"
+    clinic = tmp_path / "tenants" / "sakura-clinic" / "tenant.toml"
+    law.write_text(law.read_text().replace('  { number = "+81 50 5555 0101", kind = "dedicated" },\n', ""))
+    clinic.write_text(clinic.read_text().replace(
+        'numbers = [\n', 'numbers = [\n  { number = "+81 50 5555 0101", kind = "dedicated" },\n'))
+    result = store.import_files([law, clinic], default_region="JP")
+    assert sorted(result.updated) == ["sakura-clinic", "yamada-law"]
+    assert TenantNumber.get(TenantNumber.number == "+815055550101").tenant.slug == "sakura-clinic"
 
 
 def test_problems_are_worded_in_the_readers_language():

@@ -146,27 +146,36 @@ class LoginAttempt(BaseModel):
 
     WINDOW = dt.timedelta(minutes=15)
     MAX_PER_EMAIL = 5
-    MAX_PER_IP = 30
+    MAX_PER_IP = 100  # generous: an office behind one NAT shares an address
 
     @classmethod
-    def locked_for(cls, email: str, ip: str) -> dt.timedelta | None:
+    def begin(cls, email: str, ip: str) -> "LoginAttempt":
+        """Record the attempt as failed *before* checking the password, so that simultaneous guesses
+        all count: each sees the others' rows when it asks ``locked_for``."""
+        return cls.create(email=email, ip=ip, succeeded=False)
+
+    def succeed(self) -> None:
+        type(self).update(succeeded=True).where(type(self).id == self.id).execute()
+
+    def withdraw(self) -> None:
+        """A refused (locked-out) attempt does not count against the user again."""
+        self.delete_instance()
+
+    def locked_for(self) -> dt.timedelta | None:
         """How long log-in stays refused for this e-mail or address, or None when it is allowed."""
+        cls = type(self)
         since = utcnow() - cls.WINDOW
         # For an e-mail, only failures since its last success count, so a user who gets in
         # starts afresh; for an address, every failure counts.
-        last_ok = (cls.select(cls.at).where(cls.email == email, cls.succeeded == True, cls.at > since)  # noqa: E712
+        last_ok = (cls.select(cls.at).where(cls.email == self.email, cls.succeeded == True, cls.at > since)  # noqa: E712
                    .order_by(cls.at.desc()).first())
         waits = []
-        for field, value, limit, start in ((cls.email, email, cls.MAX_PER_EMAIL, last_ok.at if last_ok else since),
-                                           (cls.ip, ip, cls.MAX_PER_IP, since)):
+        for field, value, limit, start in ((cls.email, self.email, cls.MAX_PER_EMAIL, last_ok.at if last_ok else since),
+                                           (cls.ip, self.ip, cls.MAX_PER_IP, since)):
             failures = (cls.select(cls.at)
-                        .where(field == value, cls.succeeded == False, cls.at > start)  # noqa: E712
+                        .where(field == value, cls.succeeded == False, cls.at > start, cls.id != self.id)  # noqa: E712
                         .order_by(cls.at.desc()).limit(limit))
             times = [row.at for row in failures]
             if len(times) >= limit:
                 waits.append(times[-1] + cls.WINDOW - utcnow())
         return max(waits) if waits else None
-
-    @classmethod
-    def record(cls, email: str, ip: str, succeeded: bool) -> None:
-        cls.create(email=email, ip=ip, succeeded=succeeded)

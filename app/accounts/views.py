@@ -39,7 +39,9 @@ def login(request: Request):
         return render(request, "accounts/login.html", {"email": email, "error": error, "next": next_url},
                       status_code=status)
 
-    if (wait := LoginAttempt.locked_for(email, ip)) is not None:
+    attempt = LoginAttempt.begin(email, ip)
+    if (wait := attempt.locked_for()) is not None:
+        attempt.withdraw()
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
         return again(i18n.ngettext("Too many failed log-ins. Try again in %(num)d minute.",
                                    "Too many failed log-ins. Try again in %(num)d minutes.", minutes)
@@ -47,10 +49,9 @@ def login(request: Request):
     user = User.by_email(email) if email else None
     if user is None:
         verify_dummy(password)  # same work as a real check: the timing must not tell which e-mails exist
-    ok = user is not None and user.is_active and user.check_password(password)
-    LoginAttempt.record(email, ip, ok)
-    if not ok:
+    if user is None or not user.is_active or not user.check_password(password):
         return again(_("The e-mail address or password is not correct."), 400)
+    attempt.succeed()
 
     User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
     response = RedirectResponse(safe_next(next_url, LANDING[user.role]), status_code=303)

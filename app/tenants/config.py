@@ -25,10 +25,12 @@ from .models import (
 )
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{2,40}$")
-KEY_RE = re.compile(r"^[a-z0-9-]+$")
+KEY_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 FIELD_KEY_RE = re.compile(r"^[a-z0-9_-]{1,40}$")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-RANGE_RE = re.compile(r"^(\d\d:\d\d)-(\d\d:\d\d)$")
+# [0-9], not \d: full-width digits are for phone numbers, not for times.
+TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+RANGE_RE = re.compile(r"^([0-9][0-9]:[0-9][0-9])-([0-9][0-9]:[0-9][0-9])$")
+SHORT_TEXT = 200  # names, readings, titles and labels: what the database keeps
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 TOP_KEYS = ("slug", "name", "name_kana", "language", "timezone", "region", "answer_phrase",
@@ -101,7 +103,8 @@ class _Checker:
             return []
         return [(f"{path}[{i}]", self.table(item, f"{path}[{i}]", allowed)) for i, item in enumerate(raw)]
 
-    def string(self, raw: dict, key: str, path: str, *, required: bool = False, default: str = "") -> str:
+    def string(self, raw: dict, key: str, path: str, *, required: bool = False, default: str = "",
+               limit: int | None = None) -> str:
         value = raw.get(key)
         where = f"{path}.{key}" if path else key
         if value is None:
@@ -114,6 +117,9 @@ class _Checker:
         value = value.strip()
         if required and not value:
             self.add(where, _("must not be empty"))
+        if limit and len(value) > limit:
+            self.add(where, _("is {length} characters long; at most {limit} fit").format(length=len(value), limit=limit))
+            value = value[:limit]
         return value
 
     def boolean(self, raw: dict, key: str, path: str) -> bool:
@@ -158,8 +164,8 @@ class _Checker:
     def key(self, raw: dict, path: str, seen: set[str], pattern: re.Pattern = KEY_RE) -> str:
         key = self.string(raw, "key", path, required=True)
         if key and not pattern.match(key):
-            self.add(f"{path}.key", _("{value} is not a valid key; expected lower-case letters, digits and hyphens")
-                     .format(value=_q(key)))
+            self.add(f"{path}.key", _("{value} is not a valid key; expected up to 40 lower-case letters, digits "
+                                      "and hyphens").format(value=_q(key)))
         elif key in seen:
             self.add(f"{path}.key", _("{value} is used twice").format(value=_q(key)))
         seen.add(key)
@@ -175,6 +181,9 @@ class _Checker:
             self.add(where, _("{value} is not a valid phone number in region {region}").format(
                 value=_q(value), region=region))
             return ""
+        if phones.parse(value, region).extension:
+            self.add(where, _("{value}: an extension cannot be dialled; give the number alone").format(
+                value=_q(value)))
         if mobile and not phones.is_mobile(e164, region):
             self.add(where, _("{value} is not a mobile number (SMS needs one)").format(value=_q(value)))
         return e164
@@ -228,8 +237,8 @@ def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None =
 
     config: dict[str, Any] = {
         "slug": slug,
-        "name": c.string(raw, "name", "", required=True),
-        "name_kana": c.string(raw, "name_kana", ""),
+        "name": c.string(raw, "name", "", required=True, limit=SHORT_TEXT),
+        "name_kana": c.string(raw, "name_kana", "", limit=SHORT_TEXT),
         "language": c.choice(raw, "language", "", LANGUAGES, "ja"),
         "timezone": timezone,
         "region": region,
@@ -261,8 +270,10 @@ def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None =
 
     staff, staff_keys = [], set()
     for path, item in c.tables(raw.get("staff"), "staff", STAFF_KEYS):
-        entry = {"key": c.key(item, path, staff_keys), "name": c.string(item, "name", path, required=True),
-                 "name_kana": c.string(item, "name_kana", path), "title": c.string(item, "title", path),
+        entry = {"key": c.key(item, path, staff_keys),
+                 "name": c.string(item, "name", path, required=True, limit=SHORT_TEXT),
+                 "name_kana": c.string(item, "name_kana", path, limit=SHORT_TEXT),
+                 "title": c.string(item, "title", path, limit=SHORT_TEXT),
                  "email": c.email(item["email"], f"{path}.email") if "email" in item else "",
                  "mobile": c.phone(item["mobile"], f"{path}.mobile", region, mobile=True) if "mobile" in item else "",
                  "fax": c.phone(item["fax"], f"{path}.fax", region) if "fax" in item else ""}
@@ -301,7 +312,8 @@ def _validate_hours(c: _Checker, raw: Any) -> dict | None:
             c.add(f"hours.{day}", _('missing; expected "HH:MM-HH:MM", several separated by commas, or "" for closed'))
         hours[day] = _check_ranges(c, c.string(item, day, "hours"), f"hours.{day}")
     calendar = item.get("closed_on_holidays", False)
-    if calendar is not False and (not isinstance(calendar, str) or calendar not in holidays.list_supported_countries()):
+    if calendar is not False and (not isinstance(calendar, str) or len(calendar) != 2
+                                  or calendar not in holidays.list_supported_countries()):
         c.add("hours.closed_on_holidays", _('{value} is not a holiday calendar; expected a country code such as '
                                             '"JP", or false').format(value=_q(calendar)))
         calendar = False
@@ -318,7 +330,7 @@ def _validate_call_type(c: _Checker, path: str, item: dict, keys: set) -> dict:
     fields = c.strings(item, "fields", path, choices=STANDARD_FIELDS) or []
     call_type = {
         "key": key,
-        "label": c.string(item, "label", path, required=True),
+        "label": c.string(item, "label", path, required=True, limit=SHORT_TEXT),
         "category": c.choice(item, "category", path, CATEGORIES, "message"),
         "script": c.string(item, "script", path),
         "fields": fields,
@@ -347,7 +359,8 @@ def _validate_call_type(c: _Checker, path: str, item: dict, keys: set) -> dict:
             c.add(f"{extra_path}.options", _('only select fields have options'))
             options = None
         call_type["extra_fields"].append({
-            "key": extra_key, "label": c.string(extra, "label", extra_path, required=True), "type": field_type,
+            "key": extra_key, "label": c.string(extra, "label", extra_path, required=True, limit=SHORT_TEXT),
+            "type": field_type,
             "options": options if field_type == "select" else None,
             "required": c.boolean(extra, "required", extra_path),
             "readback": c.boolean(extra, "readback", extra_path),
@@ -391,7 +404,7 @@ def _validate_report(c: _Checker, path: str, item: dict, keys: set, staff: dict,
 
 
 def _validate_deliveries(c: _Checker, path: str, item: dict, staff: dict, region: str) -> list[dict]:
-    if "deliver" not in item:
+    if not item.get("deliver"):
         c.add(f"{path}.deliver", _("missing; expected at least one { channel, to / to_staff }"))
     deliveries = []
     for dpath, d in c.tables(item.get("deliver"), f"{path}.deliver", DELIVER_KEYS):

@@ -97,7 +97,7 @@ def read_files(files: list[Path], *, default_region: str) -> list[tuple[Path, di
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             problems.append((str(path), Problem("", _("not a valid TOML file: {error}").format(error=exc))))
             continue
-        config, found = validate(raw, default_region=default_region, folder_slug=path.parent.name)
+        config, found = validate(raw, default_region=default_region, folder_slug=path.resolve().parent.name)
         problems += [(str(path), p) for p in found]
         configs.append((path, config))
     problems += _cross_tenant_problems(configs)
@@ -153,6 +153,8 @@ def import_files(files: list[Path], *, default_region: str, actor: User | None =
 
 def import_config(config: dict, *, actor: User | None = None, source: str = "") -> Tenant:
     """Write one already-validated configuration (the web console's door into the same code)."""
+    if problems := _cross_tenant_problems([(Path(source or config["slug"]), config)]):
+        raise TenantFileError(problems)
     with db.atomic():
         tenant = Tenant.by_slug(config["slug"])
         before = snapshot(tenant) if tenant else {}

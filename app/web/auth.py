@@ -20,9 +20,10 @@ from .. import i18n
 from ..accounts.models import ADMIN, CLIENT, OPERATOR, SUPERVISOR, Session, User
 from ..db import db
 from ..tenants.models import Tenant
-
-SESSION_COOKIE = "dengon_session"
+from .csrf import SESSION_COOKIE
 LANG_COOKIE = "dengon_lang"
+
+MAX_FORM_BYTES = 1024 * 1024
 
 LANDING = {ADMIN: "/admin", SUPERVISOR: "/supervisor", OPERATOR: "/console", CLIENT: "/portal"}
 
@@ -62,7 +63,10 @@ def view(*, roles: frozenset[str] | set[str] | None = None, public: bool = False
         async def endpoint(request: Request) -> Response:
             request.state.form = None
             if request.method == "POST":
-                request.state.form = await request.form()
+                if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+                    raise HTTPException(413)
+                # Page forms carry no uploads; refusing files keeps anonymous posts from spooling to disk.
+                request.state.form = await request.form(max_files=0, max_fields=500)
             return await run_in_threadpool(_run, handler, request, roles, public)
 
         return endpoint
@@ -85,7 +89,9 @@ def _run(handler, request: Request, roles, public: bool) -> Response:
 
 
 def login_redirect(request: Request) -> Response:
-    target = "/login?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    # After log-in the browser comes back with a GET: only a page it can GET is worth returning to.
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = "/login?next=" + quote(back) if request.method == "GET" else "/login"
     if request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)

@@ -1,10 +1,10 @@
 """CSRF protection for every unsafe request made with browser cookies.
 
 The browser holds a random cookie; a form (field ``csrf_token``) or an htmx request (header
-``X-CSRF-Token``) must send back an HMAC of it under SECRET_KEY. An attacker's page can neither
-read the cookie nor compute the HMAC, and a cookie planted from a sibling domain is useless
-without the key. Provider webhooks (signed) and the JSON API (bearer tokens, never cookies)
-are exempt.
+``X-CSRF-Token``) must send back an HMAC, under SECRET_KEY, of that cookie and the session
+cookie. An attacker's page can read neither cookie nor compute the HMAC; an attacker who plants
+a CSRF cookie of their own still lacks the victim's session, so the token they know is useless.
+Provider webhooks (signed) and the JSON API (bearer tokens, never cookies) are exempt.
 """
 
 from __future__ import annotations
@@ -20,19 +20,22 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "dengon_csrf"
+SECURE_COOKIE = "__Host-dengon_csrf"  # over https: only this host, only secure, path /
+SESSION_COOKIE = "dengon_session"
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FORM_BYTES = 1024 * 1024
 
 
-def form_token(secret: str, cookie: str) -> str:
-    return hmac.new(secret.encode(), cookie.encode(), hashlib.sha256).hexdigest()
+def form_token(secret: str, cookie: str, session: str) -> str:
+    return hmac.new(secret.encode(), f"{cookie}|{session}".encode(), hashlib.sha256).hexdigest()
 
 
 def token_for(request: Request) -> str:
     """The token this request's pages must put in their forms."""
-    return form_token(request.app.state.settings.SECRET_KEY, request.scope["csrf_cookie"])
+    return form_token(request.app.state.settings.SECRET_KEY, request.scope["csrf_cookie"],
+                      request.cookies.get(SESSION_COOKIE, ""))
 
 
 class CSRFMiddleware:
@@ -41,13 +44,14 @@ class CSRFMiddleware:
         self.secret = secret
         self.exempt_prefixes = exempt_prefixes
         self.secure = secure
+        self.cookie_name = SECURE_COOKIE if secure else COOKIE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        cookie = request.cookies.get(COOKIE)
+        cookie = request.cookies.get(self.cookie_name)
         new_cookie = cookie is None
         if new_cookie:
             cookie = secrets.token_urlsafe(32)
@@ -62,16 +66,17 @@ class CSRFMiddleware:
                     return
                 submitted = _field_from(request.headers.get("content-type", ""), body)
                 receive = _replay(body, receive)
-            if new_cookie or not submitted or not hmac.compare_digest(submitted, form_token(self.secret, cookie)):
+            expected = form_token(self.secret, cookie, request.cookies.get(SESSION_COOKIE, ""))
+            if new_cookie or not submitted or not hmac.compare_digest(submitted, expected):
                 await _rejected(scope, receive, send)
                 return
 
         async def send_with_cookie(message: Message) -> None:
             if new_cookie and message["type"] == "http.response.start":
                 jar = SimpleCookie()
-                jar[COOKIE] = cookie
-                jar[COOKIE].update({"path": "/", "httponly": True, "samesite": "Lax", "secure": self.secure})
-                message.setdefault("headers", []).append((b"set-cookie", jar[COOKIE].OutputString().encode()))
+                jar[self.cookie_name] = cookie
+                jar[self.cookie_name].update({"path": "/", "httponly": True, "samesite": "Lax", "secure": self.secure})
+                message.setdefault("headers", []).append((b"set-cookie", jar[self.cookie_name].OutputString().encode()))
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
