@@ -105,6 +105,35 @@ def cmd_tokens_create(args, settings) -> None:
     print(token)
 
 
+def cmd_simulate_call(args, settings) -> None:
+    """Post an inbound-call webhook to the running app, signed as the provider would sign it."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from .calls.webhooks import sign
+
+    params = {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": settings.TWILIO_ACCOUNT_SID or "AC" + "0" * 32,
+              "To": args.to, "From": args.caller or "", "CallStatus": "ringing", "Direction": "inbound",
+              "ApiVersion": "2010-04-01"}
+    if args.forwarded_from:
+        params["ForwardedFrom"] = args.forwarded_from
+    request = urllib.request.Request(
+        settings.PUBLIC_URL + "/twilio/voice", data=urllib.parse.urlencode(params).encode(), method="POST",
+        headers={"X-Twilio-Signature": sign(settings, "/twilio/voice", params),
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read().decode()
+    except urllib.error.HTTPError as exc:
+        raise CommandError(f"{settings.PUBLIC_URL}/twilio/voice answered {exc.code}: {exc.read().decode()[:200]}")
+    except OSError as exc:
+        raise CommandError(f"cannot reach {settings.PUBLIC_URL} (is 'dengon serve' running?): {exc}")
+    print(f"call {params['CallSid']} to {args.to}" + (f" forwarded from {args.forwarded_from}" if args.forwarded_from
+                                                          else ""))
+    print(body)
+
+
 def _listen_address(settings, host: str | None, port: int | None) -> tuple[str, int]:
     url = urlsplit(settings.PUBLIC_URL)
     return host or "127.0.0.1", port or url.port or (443 if url.scheme == "https" else 80)
@@ -114,8 +143,9 @@ def cmd_serve(args, settings) -> None:
     import uvicorn
 
     host, port = _listen_address(settings, args.host, args.port)
+    # Event streams never end by themselves: give them a moment, then close them on shutdown.
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
-                proxy_headers=True, log_level="info")
+                proxy_headers=True, log_level="info", timeout_graceful_shutdown=3)
 
 
 def cmd_worker(args, settings) -> None:
@@ -166,6 +196,12 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--tenant", help="the firm of a client user (its slug)")
     add.add_argument("--name", help="display name")
     add.set_defaults(func=cmd_users_add)
+
+    call = sub.add_parser("simulate-call", help="send a signed inbound-call webhook to the running app")
+    call.add_argument("--to", required=True, help="the number dialled (a firm's dedicated number, or the service's)")
+    call.add_argument("--from", dest="caller", help="the caller's number (default: withheld)")
+    call.add_argument("--forwarded-from", help="the firm's own line that forwarded the call")
+    call.set_defaults(func=cmd_simulate_call)
 
     tokens = sub.add_parser("tokens", help="manage API tokens").add_subparsers(
         dest="tokens_command", required=True, metavar="ACTION")

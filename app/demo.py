@@ -60,7 +60,8 @@ def run(settings, host: str | None = None, port: int | None = None) -> None:
     try:
         import uvicorn
 
-        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="info",
+                    timeout_graceful_shutdown=3)
     finally:
         worker.terminate()
         worker.wait(timeout=30)

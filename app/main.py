@@ -10,9 +10,10 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import db, settings as settings_module
+from . import db, events, settings as settings_module
 from .accounts import views as accounts
 from .admin import views as admin
+from .calls import webhooks
 from .console import views as console
 from .portal import views as portal
 from .settings import PROJECT_ROOT, Settings
@@ -32,6 +33,10 @@ routes = [
     Route("/account", accounts.account, methods=[*GET, *POST]),
 
     Route("/console", console.console, methods=GET),
+    Route("/console/events", console.events, methods=GET),
+    Route("/console/presence", console.presence, methods=POST),
+    Route("/console/calls/{id:int}", console.screen_pop, methods=GET),
+    Route("/console/calls/{id:int}/take", console.take, methods=POST),
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/portal", portal.portal, methods=GET),
 
@@ -43,6 +48,12 @@ routes = [
     Route("/admin/users", admin.users, methods=GET),
     Route("/admin/audit", admin.audit, methods=GET),
 
+    Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),
+    Route("/twilio/wait", webhooks.webhook(webhooks.wait), methods=POST),
+    Route("/twilio/queue-exit", webhooks.webhook(webhooks.queue_exit), methods=POST),
+    Route("/twilio/status", webhooks.webhook(webhooks.status), methods=POST),
+    Route("/twilio/voicemail", webhooks.webhook(webhooks.voicemail), methods=POST),
+
     Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]
 
@@ -53,7 +64,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        await app.state.events.start()
         yield
+        await app.state.events.stop()
         # Connections in use belong to requests still finishing (or, in tests, to the test itself).
         if hasattr(db.db.obj, "close_idle"):
             db.db.obj.close_idle()
@@ -69,4 +82,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.events = events.make_bus(settings)
     return app

@@ -2,11 +2,12 @@
 
 from .accounts.models import ApiToken, LoginAttempt, Session, User
 from .audit import AuditEntry
+from .calls.models import Call, OperatorPresence
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
 
 MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
-    User, Session, ApiToken, LoginAttempt, AuditEntry,
+    User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
 ]

@@ -28,13 +28,22 @@ def to_e164(text: str, region: str) -> str:
 
 
 def lenient_e164(text: str | None, region: str) -> str | None:
-    """E.164 for what a carrier sent, or None when it is no usable number (hidden caller ID, "anonymous")."""
+    """E.164 for what a carrier sent, or None when it is no usable number (hidden caller ID, "anonymous").
+    Carriers write numbers nationally ("0312345678"), internationally ("+81312345678") or as bare
+    international digits ("81312345678"); all three give the same result."""
     if not text:
         return None
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(text, region), PhoneNumberFormat.E164)
-    except NumberParseException:
-        return None
+    candidates = [text]
+    if text.isdigit() and not text.startswith("0"):
+        candidates.append("+" + text)
+    for candidate in candidates:
+        try:
+            number = phonenumbers.parse(candidate, region)
+        except NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) or candidate is candidates[-1]:
+            return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    return None
 
 
 def is_mobile(text: str, region: str) -> bool:

@@ -3,3 +3,23 @@ document.addEventListener("htmx:configRequest", (event) => {
   const meta = document.querySelector('meta[name="csrf-token"]');
   if (meta) event.detail.headers["X-CSRF-Token"] = meta.content;
 });
+
+// Waiting-time counters tick in the browser; the server sends arrival times and its own clock
+// with every list, so a wrong client clock does not show wrong waits.
+function tickWaitTimers() {
+  const list = document.querySelector("[data-server-now]");
+  if (!list) return;
+  if (list.dataset.offset === undefined) {
+    list.dataset.offset = String(Date.parse(list.dataset.serverNow) - Date.now());
+  }
+  const now = Date.now() + Number(list.dataset.offset);
+  for (const timer of list.querySelectorAll(".wait-timer")) {
+    const seconds = Math.max(0, Math.floor((now - Date.parse(timer.dataset.since)) / 1000));
+    timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    timer.classList.toggle("long", seconds >= 30);
+  }
+}
+setInterval(tickWaitTimers, 1000);
+document.addEventListener("htmx:afterSwap", tickWaitTimers);
+document.addEventListener("htmx:sseMessage", tickWaitTimers);
+document.addEventListener("DOMContentLoaded", tickWaitTimers);

@@ -165,14 +165,14 @@ def test_log_in_never_redirects_to_another_site(client, admin):
         client.post("/logout", data={"csrf_token": csrf_token(client, "/admin")})
 
 
-def test_roles_without_access_get_403(client, operator, alice):
+def test_staff_without_the_role_for_a_page_get_403_and_clients_get_404(client, operator, alice):
     log_in(client, operator)
     for path in ("/admin", "/admin/users", "/admin/audit", "/supervisor", "/portal"):
         assert client.get(path).status_code == 403, path
     client.post("/logout", data={"csrf_token": csrf_token(client, "/console")})
     log_in(client, alice)
     for path in ("/admin", "/console", "/supervisor"):
-        assert client.get(path).status_code == 403, path
+        assert client.get(path).status_code == 404, path
 
 
 def test_changing_the_password_signs_out_other_browsers(client, app, admin):

@@ -69,7 +69,7 @@ def test_the_admin_lists_span_all_firms_and_are_for_admins_only(client, admin, a
     assert alice.email in users and charlie.email in users
     client.post("/logout", data={"csrf_token": csrf_token(client, "/admin")})
     log_in(client, alice)
-    assert client.get("/admin/users").status_code == 403
+    assert client.get("/admin/users").status_code == 404
 
 
 @pytest.mark.parametrize("role", ["admin", "supervisor", "operator", "alice"])
@@ -89,3 +89,24 @@ def test_no_link_on_any_page_a_role_can_reach_leads_to_an_error(client, request,
                 if not href.startswith("/static/") and href not in seen:
                     queue.append(href.replace("&amp;", "&"))
     assert len(seen) >= 3
+
+
+CALL_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:int}" in r.path and r.path.startswith("/console/")]
+
+
+@pytest.mark.parametrize("route", CALL_ROUTES, ids=lambda r: r.path)
+def test_a_client_gets_404_on_every_call_route_even_for_a_call_of_their_own_firm(client, route, alice, charlie):
+    from app.calls.models import Call
+
+    own, _ = Call.arrive("CA-own", to="", caller="", forwarded_from="03-1111-2222", region="JP")
+    other, _ = Call.arrive("CA-other", to="", caller="", forwarded_from="06-3333-4444", region="JP")
+    assert own.tenant.id == alice.tenant.id and other.tenant.id == charlie.tenant.id
+    log_in(client, alice)
+    for call in (own, other):
+        path = route.path.replace("{id:int}", str(call.id))
+        if "POST" in route.methods:
+            response = client.post(path, data={"csrf_token": csrf_token(client, "/portal")})
+        else:
+            response = client.get(path)
+        assert response.status_code == 404, path
+    assert Call.get_by_id(own.id).status == "queued"

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee as pw
 
+from .. import phones
 from ..accounts.models import User
-from ..db import BaseModel, UTCDateTimeField, utcnow
-from ..tenants.models import Tenant
+from ..db import BaseModel, UTCDateTimeField, db, utcnow
+from ..tenants.models import Tenant, TenantNumber
 
 # Life of a call:  queued → answered → completed
 #                  queued → abandoned            (the caller hung up while waiting)
 #                  voicemail / announced         (after hours)
 QUEUED, ANSWERED, COMPLETED, ABANDONED, VOICEMAIL, ANNOUNCED = (
     "queued", "answered", "completed", "abandoned", "voicemail", "announced")
-STATUSES = (QUEUED, ANSWERED, COMPLETED, ABANDONED, VOICEMAIL, ANNOUNCED)
-ENDED = (COMPLETED, ABANDONED, VOICEMAIL, ANNOUNCED)
+# The provider's CallStatus values that mean the call is over.
+FINAL_PROVIDER_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime) -> int | None:
+    return max(0, round((end - start).total_seconds())) if start else None
 
 
 class Call(BaseModel):
@@ -38,6 +45,108 @@ class Call(BaseModel):
     class Meta:
         indexes = ((("tenant", "from_number", "arrived_at"), False),)
 
+    @property
+    def unknown(self) -> bool:
+        return self.tenant_id is None
+
+    @staticmethod
+    def resolve_tenant(to: str | None, forwarded_from: str | None, region: str) -> Tenant | None:
+        """The firm a call is for: the one whose dedicated number was dialled (To), else the one whose
+        own line was forwarded (ForwardedFrom). Numbers compared in E.164, whatever format arrived."""
+        to, forwarded = phones.lenient_e164(to, region), phones.lenient_e164(forwarded_from, region)
+        candidates = []
+        if to:
+            candidates.append((TenantNumber.number == to) & (TenantNumber.kind == "dedicated"))
+        if forwarded:
+            candidates.append((TenantNumber.number == forwarded) & (TenantNumber.kind == "forwarded"))
+        if not candidates:
+            return None
+        condition = candidates[0] if len(candidates) == 1 else candidates[0] | candidates[1]
+        # 'dedicated' sorts before 'forwarded': the dialled number wins when both match.
+        row = (TenantNumber.select(TenantNumber, Tenant).join(Tenant).where(condition)
+               .order_by(TenantNumber.kind).first())
+        return row.tenant if row else None
+
+    @classmethod
+    def arrive(cls, sid: str, *, to: str, caller: str, forwarded_from: str, region: str,
+               at: dt.datetime | None = None) -> tuple["Call", bool]:
+        """Record an inbound call once, however often the provider delivers it. Returns (call, created)."""
+        existing = cls.get_or_none(cls.sid == sid)
+        if existing:
+            return existing, False
+        at = at or utcnow()
+        tenant = cls.resolve_tenant(to, forwarded_from, region)
+        status, after_hours = QUEUED, False
+        if tenant and not tenant.is_open(at):
+            after_hours = True
+            status = {"voicemail": VOICEMAIL, "announce": ANNOUNCED}.get(tenant.after_hours, QUEUED)
+        region_for_caller = tenant.region if tenant else region
+        try:
+            with db.atomic():
+                call = cls.create(
+                    sid=sid, tenant=tenant, status=status, after_hours=after_hours, arrived_at=at,
+                    to_number=phones.lenient_e164(to, region) or (to or ""),
+                    from_number=phones.lenient_e164(caller, region_for_caller) or "",
+                    forwarded_from=phones.lenient_e164(forwarded_from, region) or (forwarded_from or ""))
+        except pw.IntegrityError:  # the same CallSid, delivered twice at once
+            return cls.get(cls.sid == sid), False
+        return call, True
+
+    @classmethod
+    def waiting(cls):
+        """Calls waiting for an operator, longest-waiting first, with their firms."""
+        return (cls.select(cls, Tenant).join(Tenant, pw.JOIN.LEFT_OUTER)
+                .where(cls.status == QUEUED).order_by(cls.arrived_at, cls.id))
+
+    @classmethod
+    def take(cls, call_id: int, operator: User) -> bool:
+        """Claim a waiting call for ``operator``. A conditional UPDATE: of two operators taking the
+        same call at once, exactly one wins."""
+        now = utcnow()
+        call = cls.get_or_none(cls.id == call_id)
+        if call is None:
+            return False
+        return cls.update(status=ANSWERED, claimed_by=operator, claimed_at=now,
+                          wait_seconds=_seconds(call.arrived_at, now)).where(
+            (cls.id == call_id) & (cls.status == QUEUED)).execute() == 1
+
+    def end(self, provider_status: str, at: dt.datetime | None = None) -> bool:
+        """The provider says the call is over. A caller still waiting abandoned it. Returns whether
+        anything changed (status callbacks may repeat)."""
+        at = at or utcnow()
+        cls = type(self)
+        changed = cls.update(status=ABANDONED, ended_at=at, provider_status=provider_status,
+                             wait_seconds=_seconds(self.arrived_at, at)).where(
+            (cls.id == self.id) & (cls.status == QUEUED)).execute()
+        if not changed:
+            changed = cls.update(status=COMPLETED, ended_at=at, provider_status=provider_status,
+                                 talk_seconds=_seconds(self.claimed_at, at)).where(
+                (cls.id == self.id) & (cls.status == ANSWERED)).execute()
+        if not changed:
+            changed = cls.update(ended_at=at, provider_status=provider_status).where(
+                (cls.id == self.id) & cls.ended_at.is_null()).execute()
+        return bool(changed)
+
+    def abandon(self, waited: int | None, at: dt.datetime | None = None) -> bool:
+        """The caller hung up in the queue (the provider's queue-exit report, with its own wait time)."""
+        cls = type(self)
+        at = at or utcnow()
+        return cls.update(status=ABANDONED, ended_at=at,
+                          wait_seconds=waited if waited is not None else _seconds(self.arrived_at, at)).where(
+            (cls.id == self.id) & (cls.status == QUEUED)).execute() == 1
+
+    def record_voicemail(self, url: str, seconds: int | None) -> None:
+        type(self).update(recording_url=url, recording_seconds=seconds).where(type(self).id == self.id).execute()
+
+    def history(self, limit: int = 10):
+        """This caller's earlier calls to the same firm, newest first."""
+        cls = type(self)
+        if not self.from_number or self.tenant_id is None:
+            return cls.select().where(False)
+        return (cls.select().where((cls.tenant == self.tenant_id) & (cls.from_number == self.from_number)
+                                   & (cls.id != self.id) & (cls.arrived_at <= self.arrived_at))
+                .order_by(cls.arrived_at.desc()).limit(limit))
+
 
 class OperatorPresence(BaseModel):
     """Whether an operator takes calls now: available, or on break with a reason."""
@@ -46,3 +155,16 @@ class OperatorPresence(BaseModel):
     available = pw.BooleanField(default=False)
     reason = pw.CharField(max_length=100, default="")
     since = UTCDateTimeField(default=utcnow)
+
+    @classmethod
+    def of(cls, user: User) -> "OperatorPresence":
+        return cls.get_or_none(cls.user == user) or cls(user=user, available=False)
+
+    @classmethod
+    def set(cls, user: User, available: bool, reason: str = "") -> None:
+        values = {"available": available, "reason": "" if available else reason, "since": utcnow()}
+        if cls.update(**values).where(cls.user == user).execute() == 0:
+            try:
+                cls.create(user=user, **values)
+            except pw.IntegrityError:
+                cls.update(**values).where(cls.user == user).execute()

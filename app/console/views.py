@@ -1,14 +1,109 @@
-"""The operators' console. Calls reach it in step 2; until then it is the firm directory."""
+"""The operators' console: availability, the waiting calls (pushed), taking a call, the screen pop."""
 
 from __future__ import annotations
 
-from starlette.requests import Request
+import asyncio
 
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from .. import i18n
 from ..accounts.models import STAFF_ROLES
-from ..web.auth import view
-from ..web.templates import render
+from ..calls.models import Call, OperatorPresence
+from ..db import db, utcnow
+from ..i18n import N_, _
+from ..tenants.models import Staff
+from ..web.auth import stream_user, view
+from ..web.templates import render, templates
+
+BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
+                 "training": N_("Training"), "other": N_("Other")}
+HEARTBEAT_SECONDS = 15
+
+
+def _waiting_context() -> dict:
+    return {"calls": list(Call.waiting()), "now": utcnow()}
 
 
 @view(roles=STAFF_ROLES)
 def console(request: Request):
-    return render(request, "console/index.html")
+    user = request.state.user
+    mine = (Call.select().where((Call.claimed_by == user) & Call.ended_at.is_null())
+            .order_by(Call.claimed_at.desc()))
+    return render(request, "console/index.html", {
+        **_waiting_context(), "presence": OperatorPresence.of(user), "reasons": BREAK_REASONS,
+        "my_calls": list(mine), "voice": request.app.state.settings.provider_configured,
+    })
+
+
+@view(roles=STAFF_ROLES)
+def presence(request: Request):
+    form = request.state.form
+    available = form.get("available") == "1"
+    reason = form.get("reason", "")
+    if not available and reason not in BREAK_REASONS:
+        reason = "break"
+    OperatorPresence.set(request.state.user, available, reason)
+    return render(request, "console/_presence.html",
+                  {"presence": OperatorPresence.of(request.state.user), "reasons": BREAK_REASONS})
+
+
+@view(roles=STAFF_ROLES)
+def take(request: Request):
+    call_id = request.path_params["id"]
+    if Call.get_or_none(Call.id == call_id) is None:
+        raise HTTPException(404)
+    if not Call.take(call_id, request.state.user):
+        return render(request, "console/_take_failed.html", status_code=409)
+    request.app.state.events.publish("calls", {"event": "taken", "call": call_id})
+    return Response(status_code=204, headers={"HX-Redirect": f"/console/calls/{call_id}"})
+
+
+@view(roles=STAFF_ROLES)
+def screen_pop(request: Request):
+    """Everything the operator needs before saying a word: whose phone it is, what to say, who is in."""
+    call = Call.select(Call).where(Call.id == request.path_params["id"]).first()
+    if call is None:
+        raise HTTPException(404)
+    tenant = call.tenant
+    return render(request, "console/call.html", {
+        "call": call, "firm": tenant,
+        "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
+        "history": list(call.history()),
+    })
+
+
+async def events(request: Request):
+    """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone."""
+    user = await stream_user(request, STAFF_ROLES)
+    if user is None:
+        return Response(status_code=401)
+    bus = request.app.state.events
+
+    def fragment() -> str:
+        with db.connection_context(), i18n.use_locale(user.language):
+            html = templates.get_template("console/_waiting.html").render(
+                {**_waiting_context(), "request": request})
+        # An SSE data field is one line per "data:" prefix.
+        return "event: calls\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+
+    async def stream():
+        async with bus.subscribe() as subscription:
+            yield await run_in_threadpool(fragment)
+            while True:
+                try:
+                    topic, _data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+                    continue
+                except StopAsyncIteration:
+                    # The bus stopped or this stream missed events: ending it makes the browser
+                    # reconnect, and a new stream starts with the full list.
+                    return
+                if topic == "calls":
+                    yield await run_in_threadpool(fragment)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

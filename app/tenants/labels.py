@@ -25,3 +25,8 @@ NUMBER_KIND_LABELS = {"forwarded": N_("Forwarded line"), "dedicated": N_("Dedica
 CHANNEL_LABELS = {"email": N_("E-mail"), "sms": N_("SMS"), "fax": N_("Fax")}
 ROLE_LABELS = {"admin": N_("Account manager"), "supervisor": N_("Supervisor"), "operator": N_("Operator"),
                "client": N_("Client")}
+CALL_STATUS_LABELS = {
+    "queued": N_("Waiting"), "answered": N_("Answered"), "completed": N_("Completed"),
+    "abandoned": N_("Caller hung up while waiting"), "voicemail": N_("Voicemail after hours"),
+    "announced": N_("After-hours announcement"),
+}

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import holidays
 import peewee as pw
 
 from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
@@ -49,6 +54,34 @@ class Tenant(BaseModel):
     def listed(cls):
         return cls.select().order_by(cls.name_kana, cls.name)
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def is_holiday(self, day: dt.date) -> bool:
+        return bool(self.holiday_calendar) and day in _holidays(self.holiday_calendar, day.year)
+
+    def is_open(self, at: dt.datetime) -> bool:
+        """Whether operators answer for this firm at ``at``: its hours in its time zone, closed on the
+        public holidays of its calendar. No [hours] means always open."""
+        if self.hours is None:
+            return True
+        local = at.astimezone(self.zone)
+        if self.is_holiday(local.date()):
+            return False
+        now = local.strftime("%H:%M")
+        return any(start <= now < end for start, end in parse_ranges(self.hours.get(WEEKDAYS[local.weekday()], "")))
+
+
+def parse_ranges(text: str) -> list[tuple[str, str]]:
+    """'09:00-12:00,13:00-18:00' → [('09:00', '12:00'), ('13:00', '18:00')] (already validated on import)."""
+    return [tuple(part.split("-", 1)) for part in text.split(",") if part]
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int) -> holidays.HolidayBase:
+    return holidays.country_holidays(country, years=year)
+
 
 class TenantNumber(BaseModel):
     tenant = pw.ForeignKeyField(Tenant, backref="numbers", on_delete="CASCADE")
@@ -67,6 +100,10 @@ class Staff(BaseModel):
     mobile = pw.CharField(max_length=20, default="")  # E.164
     fax = pw.CharField(max_length=20, default="")  # E.164
     position = pw.IntegerField(default=0)
+    # The in/out board operators see on the screen pop; NULL: nobody has said.
+    in_office = pw.BooleanField(null=True)
+    presence_note = pw.CharField(max_length=200, default="")  # "外出中、15時戻り"
+    presence_at = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = ((("tenant", "key"), True),)

@@ -84,8 +84,20 @@ def _run(handler, request: Request, roles, public: bool) -> Response:
             if user is None:
                 return login_redirect(request)
             if roles is not None and user.role not in roles:
-                raise HTTPException(403)
+                # A client user is an outsider to every staff area: 404, as for another firm's data.
+                raise HTTPException(404 if user.role == CLIENT else 403)
         return handler(request)
+
+
+async def stream_user(request: Request, roles) -> User | None:
+    """For long-lived async handlers (event streams): the logged-in user with one of ``roles``, or None."""
+
+    def look_up():
+        with db.connection_context():
+            session = session_for(request)
+            return session.user if session and session.user.role in roles else None
+
+    return await run_in_threadpool(look_up)
 
 
 def login_redirect(request: Request) -> Response:
