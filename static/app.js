@@ -23,3 +23,7 @@ setInterval(tickWaitTimers, 1000);
 document.addEventListener("htmx:afterSwap", tickWaitTimers);
 document.addEventListener("htmx:sseMessage", tickWaitTimers);
 document.addEventListener("DOMContentLoaded", tickWaitTimers);
+
+// The console shows whether its live connection is up; tests wait for it too.
+document.addEventListener("htmx:sseOpen", () => { document.body.dataset.live = "1"; });
+document.addEventListener("htmx:sseError", () => { document.body.dataset.live = "0"; });
