@@ -37,6 +37,7 @@ routes = [
     Route("/console/presence", console.presence, methods=POST),
     Route("/console/calls/{id:int}", console.screen_pop, methods=GET),
     Route("/console/calls/{id:int}/take", console.take, methods=POST),
+    Route("/console/voice-token", console.voice_token, methods=GET),
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/portal", portal.portal, methods=GET),
 
@@ -50,6 +51,7 @@ routes = [
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),
     Route("/twilio/wait", webhooks.webhook(webhooks.wait), methods=POST),
+    Route("/twilio/connect", webhooks.webhook(webhooks.connect), methods=POST),
     Route("/twilio/queue-exit", webhooks.webhook(webhooks.queue_exit), methods=POST),
     Route("/twilio/status", webhooks.webhook(webhooks.status), methods=POST),
     Route("/twilio/voicemail", webhooks.webhook(webhooks.voicemail), methods=POST),

@@ -110,6 +110,12 @@ class Call(BaseModel):
                           wait_seconds=_seconds(call.arrived_at, now)).where(
             (cls.id == call_id) & (cls.status == QUEUED)).execute() == 1
 
+    @classmethod
+    def release(cls, call_id: int, operator: User) -> None:
+        """Put a call this operator took back in the queue (its audio could not be connected)."""
+        cls.update(status=QUEUED, claimed_by=None, claimed_at=None, wait_seconds=None).where(
+            (cls.id == call_id) & (cls.claimed_by == operator) & (cls.status == ANSWERED)).execute()
+
     def end(self, provider_status: str, at: dt.datetime | None = None) -> bool:
         """The provider says the call is over. A caller still waiting abandoned it. Returns whether
         anything changed (status callbacks may repeat)."""

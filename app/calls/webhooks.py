@@ -116,6 +116,20 @@ def wait(request: Request, params: dict):
     return response
 
 
+def connect(request: Request, params: dict):
+    """TwiML for a taken call: ring the browser of the operator who took it."""
+    from ..accounts.models import User
+    from .provider import identity
+
+    operator = User.get_or_none(User.id == request.query_params.get("operator", "0"))
+    response = VoiceResponse()
+    if operator is None or not operator.is_staff:
+        return _bad_request("operator")
+    dial = response.dial(answer_on_bridge=True)
+    dial.client(identity(operator))
+    return response
+
+
 def queue_exit(request: Request, params: dict):
     """The caller left the queue. 'hangup' means they gave up waiting: an abandoned call."""
     call = Call.get_or_none(Call.sid == params.get("CallSid", ""))

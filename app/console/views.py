@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
+from ..calls import provider
 from ..calls.models import Call, OperatorPresence
 from ..db import db, utcnow
 from ..i18n import N_, _
@@ -55,10 +57,36 @@ def take(request: Request):
     call_id = request.path_params["id"]
     if Call.get_or_none(Call.id == call_id) is None:
         raise HTTPException(404)
-    if not Call.take(call_id, request.state.user):
+    settings = request.app.state.settings
+    user = request.state.user
+    if not Call.take(call_id, user):
         return render(request, "console/_take_failed.html", status_code=409)
     request.app.state.events.publish("calls", {"event": "taken", "call": call_id})
-    return Response(status_code=204, headers={"HX-Redirect": f"/console/calls/{call_id}"})
+    if settings.provider_configured:
+        try:
+            provider.connect(settings, Call.get_by_id(call_id).sid, user)
+        except provider.ProviderError as exc:
+            # No audio, no call: give it back to the queue for someone else (or a retry).
+            Call.release(call_id, user)
+            request.app.state.events.publish("calls", {"event": "waiting", "call": call_id})
+            return render(request, "console/_take_failed.html", {"error": str(exc)}, status_code=502)
+    # An in-page navigation: the browser's phone (Voice SDK) lives on and receives the call.
+    location = json.dumps({"path": f"/console/calls/{call_id}", "target": "#main"})
+    return Response(status_code=204, headers={"HX-Location": location})
+
+
+@view(roles=STAFF_ROLES)
+def voice_token(request: Request):
+    """An access token for the operator's browser phone; 404 in no-audio mode (no provider)."""
+    settings = request.app.state.settings
+    if not settings.provider_configured:
+        raise HTTPException(404)
+    try:
+        token = provider.voice_token(settings, request.state.user)
+    except provider.ProviderError as exc:
+        return JSONResponse({"errors": {"provider": str(exc)}}, status_code=502)
+    return JSONResponse({"token": token, "identity": provider.identity(request.state.user)},
+                        headers={"Cache-Control": "no-store"})
 
 
 @view(roles=STAFF_ROLES)

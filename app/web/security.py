@@ -10,6 +10,8 @@ HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"content-security-policy",
      b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     # The browser phone (Twilio Voice SDK) signals over wss and plays its tones from the provider.
+     b"connect-src 'self' https://*.twilio.com wss://*.twilio.com; media-src 'self' blob: https://*.twilio.com; "
      b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
 ]
 

@@ -30,6 +30,9 @@ def _context(request: Request) -> dict:
         "csrf_token": csrf.token_for(request) if "csrf_cookie" in request.scope else "",
         "locale": i18n.current_locale(),
         "htmx": request.headers.get("hx-request") == "true",
+        # htmx navigation inside the page (HX-Location / hx-target="#main") wants the content only.
+        "partial": request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "main",
+        "voice_enabled": request.app.state.settings.provider_configured,
     }
 
 
