@@ -110,3 +110,9 @@ def test_a_client_gets_404_on_every_call_route_even_for_a_call_of_their_own_firm
             response = client.get(path)
         assert response.status_code == 404, path
     assert Call.get_by_id(own.id).status == "queued"
+
+
+def test_a_client_gets_404_on_the_console_event_stream_and_the_voice_token(client, alice):
+    log_in(client, alice)
+    assert client.get("/console/events").status_code == 404
+    assert client.get("/console/voice-token").status_code == 404

@@ -106,8 +106,8 @@ def screen_pop(request: Request):
 async def events(request: Request):
     """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone."""
     user = await stream_user(request, STAFF_ROLES)
-    if user is None:
-        return Response(status_code=401)
+    if user is None:  # anonymous, or a client user: staff areas do not exist for them
+        raise HTTPException(404)
     bus = request.app.state.events
 
     def fragment() -> str:
