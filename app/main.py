@@ -52,6 +52,7 @@ routes = [
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),
     Route("/twilio/wait", webhooks.webhook(webhooks.wait), methods=POST),
     Route("/twilio/connect", webhooks.webhook(webhooks.connect), methods=POST),
+    Route("/twilio/operator-answered", webhooks.webhook(webhooks.operator_answered), methods=POST),
     Route("/twilio/queue-exit", webhooks.webhook(webhooks.queue_exit), methods=POST),
     Route("/twilio/status", webhooks.webhook(webhooks.status), methods=POST),
     Route("/twilio/voicemail", webhooks.webhook(webhooks.voicemail), methods=POST),

@@ -25,6 +25,7 @@ def up(migrator, db):
         arrived_at = UTCDateTimeField(index=True)
         claimed_by = ForeignKeyField(User, null=True, on_delete='SET NULL')
         claimed_at = UTCDateTimeField(null=True)
+        answered_at = UTCDateTimeField(null=True)
         ended_at = UTCDateTimeField(null=True)
         wait_seconds = IntegerField(null=True)
         talk_seconds = IntegerField(null=True)

@@ -65,8 +65,14 @@ def test_taking_a_call_puts_it_through_to_the_operators_browser(voice_client, vo
     # The provider then asks what to do with the caller: ring that operator's browser.
     twiml = post(voice_client, voice_settings, f"/twilio/connect?operator={operator.id}",
                  {"CallSid": waiting_call.sid}).text
-    assert re.search(rf'<Dial answerOnBridge="true"><Client>operator-{operator.id}</Client></Dial>', twiml)
-    assert Call.get().status == ANSWERED
+    assert re.search(rf'<Dial answerOnBridge="true"><Client statusCallback="http://testserver/twilio/operator-answered" '
+                     rf'statusCallbackEvent="answered" statusCallbackMethod="POST">operator-{operator.id}</Client></Dial>',
+                     twiml)
+    assert Call.get().status == ANSWERED and Call.get().answered_at is None
+    # The operator's phone picks up: the call is answered from then on.
+    post(voice_client, voice_settings, "/twilio/operator-answered",
+         {"CallSid": "CA" + "9" * 32, "ParentCallSid": waiting_call.sid, "CallStatus": "in-progress"})
+    assert Call.get().answered_at >= Call.get().claimed_at
 
 
 def test_a_call_the_provider_cannot_put_through_goes_back_to_the_queue(voice_client, fake_provider, waiting_call,

@@ -221,7 +221,8 @@ def test_an_answered_call_records_wait_and_talk_time_when_it_ends(client, settin
     assert Call.take(Call.get().id, operator)
     call = Call.get()
     assert call.status == ANSWERED and call.claimed_by.id == operator.id and 7 <= call.wait_seconds <= 10
-    Call.update(claimed_at=call.claimed_at - dt.timedelta(seconds=95)).execute()
+    assert call.answered_at == call.claimed_at  # without audio, taking a call is answering it
+    Call.update(answered_at=call.answered_at - dt.timedelta(seconds=95)).execute()
     post(client, settings, "/twilio/status", {"CallSid": call.sid, "CallStatus": "completed", "CallDuration": "103"})
     call = Call.get()
     assert call.status == COMPLETED and 94 <= call.talk_seconds <= 97

@@ -35,6 +35,7 @@ class Call(BaseModel):
     arrived_at = UTCDateTimeField(default=utcnow, index=True)
     claimed_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
     claimed_at = UTCDateTimeField(null=True)
+    answered_at = UTCDateTimeField(null=True)  # the operator's phone picked up (at once when taken without audio)
     ended_at = UTCDateTimeField(null=True)
     wait_seconds = pw.IntegerField(null=True)  # arrival → answered, or → hang-up when abandoned
     talk_seconds = pw.IntegerField(null=True)  # answered → end
@@ -99,21 +100,27 @@ class Call(BaseModel):
                 .where(cls.status == QUEUED).order_by(cls.arrived_at, cls.id))
 
     @classmethod
-    def take(cls, call_id: int, operator: User) -> bool:
+    def take(cls, call_id: int, operator: User, audio: bool = False) -> bool:
         """Claim a waiting call for ``operator``. A conditional UPDATE: of two operators taking the
-        same call at once, exactly one wins."""
+        same call at once, exactly one wins. With ``audio`` the call is answered when the operator's
+        phone picks up (``connected``); without, taking it is answering it."""
         now = utcnow()
         call = cls.get_or_none(cls.id == call_id)
         if call is None:
             return False
-        return cls.update(status=ANSWERED, claimed_by=operator, claimed_at=now,
+        return cls.update(status=ANSWERED, claimed_by=operator, claimed_at=now, answered_at=None if audio else now,
                           wait_seconds=_seconds(call.arrived_at, now)).where(
             (cls.id == call_id) & (cls.status == QUEUED)).execute() == 1
+
+    def connected(self, at: dt.datetime | None = None) -> None:
+        """The operator's browser phone picked the call up."""
+        cls = type(self)
+        cls.update(answered_at=at or utcnow()).where((cls.id == self.id) & cls.answered_at.is_null()).execute()
 
     @classmethod
     def release(cls, call_id: int, operator: User) -> None:
         """Put a call this operator took back in the queue (its audio could not be connected)."""
-        cls.update(status=QUEUED, claimed_by=None, claimed_at=None, wait_seconds=None).where(
+        cls.update(status=QUEUED, claimed_by=None, claimed_at=None, answered_at=None, wait_seconds=None).where(
             (cls.id == call_id) & (cls.claimed_by == operator) & (cls.status == ANSWERED)).execute()
 
     def end(self, provider_status: str, at: dt.datetime | None = None) -> bool:
@@ -126,7 +133,7 @@ class Call(BaseModel):
             (cls.id == self.id) & (cls.status == QUEUED)).execute()
         if not changed:
             changed = cls.update(status=COMPLETED, ended_at=at, provider_status=provider_status,
-                                 talk_seconds=_seconds(self.claimed_at, at)).where(
+                                 talk_seconds=_seconds(self.answered_at or self.claimed_at, at)).where(
                 (cls.id == self.id) & (cls.status == ANSWERED)).execute()
         if not changed:
             changed = cls.update(ended_at=at, provider_status=provider_status).where(

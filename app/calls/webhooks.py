@@ -126,8 +126,18 @@ def connect(request: Request, params: dict):
     if operator is None or not operator.is_staff:
         return _bad_request("operator")
     dial = response.dial(answer_on_bridge=True)
-    dial.client(identity(operator))
+    base = request.app.state.settings.PUBLIC_URL
+    dial.client(identity(operator), status_callback=f"{base}/twilio/operator-answered",
+                status_callback_event="answered", status_callback_method="POST")
     return response
+
+
+def operator_answered(request: Request, params: dict):
+    """The operator's leg of a call picked up: the caller is now talking to a person."""
+    call = Call.get_or_none(Call.sid == params.get("ParentCallSid", ""))
+    if call is not None and params.get("CallStatus") == "in-progress":
+        call.connected()
+    return None
 
 
 def queue_exit(request: Request, params: dict):

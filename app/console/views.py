@@ -59,7 +59,7 @@ def take(request: Request):
         raise HTTPException(404)
     settings = request.app.state.settings
     user = request.state.user
-    if not Call.take(call_id, user):
+    if not Call.take(call_id, user, audio=settings.provider_configured):
         return render(request, "console/_take_failed.html", status_code=409)
     request.app.state.events.publish("calls", {"event": "taken", "call": call_id})
     if settings.provider_configured:
