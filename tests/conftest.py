@@ -179,3 +179,21 @@ def log_in(client: TestClient, user, password: str = PASSWORD):
                                            "csrf_token": csrf_token(client)}, follow_redirects=False)
     assert response.status_code == 303, response.text
     return response
+
+
+@pytest.fixture
+def demo_logins(settings):
+    """The demo firms and users, as `dengon demo` makes them: [(email, password, role, firm slug)]."""
+    from app import demo
+
+    return demo.prepare(settings)
+
+
+@pytest.fixture
+def server(environ, demo_logins, tmp_path):
+    """A real `dengon serve` process on a free port, over the test's database with the demo data."""
+    from .browser import Server
+
+    server = Server(environ, tmp_path)
+    yield server
+    server.stop()

@@ -6,23 +6,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-from app import demo
-
-from .browser import Server, chromium
+from .browser import chromium
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def demo_logins(settings):
-    return demo.prepare(settings)
-
-
-@pytest.fixture
-def server(environ, demo_logins, tmp_path):
-    server = Server(environ, tmp_path)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -8,30 +8,16 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from app import demo
-
-from .browser import Server, chromium
+from .browser import chromium
 from .test_browser import log_in, wait
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def logins(settings):
-    return demo.prepare(settings)
-
-
-@pytest.fixture
-def server(environ, logins, tmp_path):
-    server = Server(environ, tmp_path)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def operators(tmp_path, server, logins):
+def operators(tmp_path, server, demo_logins):
     drivers = []
-    for i, (email, password, _role, _slug) in enumerate(l for l in logins if l[2] == "operator"):
+    for i, (email, password, _role, _slug) in enumerate(l for l in demo_logins if l[2] == "operator"):
         driver = chromium(tmp_path / f"op{i}")
         drivers.append(driver)
         log_in(driver, server, email, password)
