@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
 from playhouse.migrations import Runner
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from .settings import PROJECT_ROOT
 
@@ -37,7 +37,11 @@ def connect(url: str) -> pw.Database:
         path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
+        # Pooled: opening a connection costs its pragmas, and closing the last one checkpoints the
+        # WAL, both far dearer than a webhook's own queries. A pooled connection serves one thread
+        # at a time, but not always the same one.
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=32, stale_timeout=300,
+                                    check_same_thread=False)
     if parts.scheme in ("postgresql", "postgres"):
         return PooledPostgresqlDatabase(
             unquote(parts.path.lstrip("/")),
@@ -57,6 +61,8 @@ def bind(url: str) -> pw.Database:
     """Point ``db`` at ``url``; binding the URL already bound keeps the open connections."""
     if db.obj is not None and getattr(db.obj, "dengon_url", None) == url:
         return db.obj
+    if db.obj is not None and hasattr(db.obj, "close_all"):
+        db.obj.close_all()  # another database now: its idle pooled connections would only leak
     database = connect(url)
     database.dengon_url = url
     db.initialize(database)

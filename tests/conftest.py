@@ -45,7 +45,7 @@ def database_template(tmp_path_factory):
         path = tmp_path_factory.mktemp("template") / "dengon.db"
         db.bind(f"sqlite:///{path}")
         db.migrate()
-        db.db.close()
+        db.db.close_all()  # the last connection closed checkpoints the WAL into the file copied
         yield path
         return
     name = f"dengon_test_{uuid.uuid4().hex[:10]}"
