@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
@@ -27,6 +29,7 @@ def to_e164(text: str, region: str) -> str:
     return phonenumbers.format_number(parse(text, region), PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=4096)  # firms' numbers recur on every call; parsing one costs more than its lookup
 def lenient_e164(text: str | None, region: str) -> str | None:
     """E.164 for what a carrier sent, or None when it is no usable number (hidden caller ID, "anonymous").
     Carriers write numbers nationally ("0312345678"), internationally ("+81312345678") or as bare

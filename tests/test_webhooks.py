@@ -4,6 +4,8 @@ import datetime as dt
 import re
 
 import pytest
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator
 
 from app.calls import webhooks
 from app.calls.models import ABANDONED, ANNOUNCED, ANSWERED, COMPLETED, QUEUED, VOICEMAIL, Call
@@ -83,6 +85,25 @@ def test_the_provider_signing_with_the_real_auth_token_is_accepted(app, settings
         # The key derived for demos is not accepted once a real token is configured.
         assert post(client, real, "/twilio/voice", params, signature=webhooks.sign(settings, "/twilio/voice",
                                                                                      params)).status_code == 403
+
+
+@pytest.mark.parametrize("pairs", [
+    [("CallSid", "CA1"), ("From", "+819012345678"), ("To", "+815055550101")],
+    [("SpeechResult", "山田です、折り返しをお願いします"), ("Digits", ""), ("Caller", "anonymous")],
+    [("To", "b"), ("To", "a"), ("To", "a"), ("A", "x y&z=+%")],
+])
+def test_the_quick_signature_check_agrees_with_the_providers_own_library(pairs):
+    key, url = "f" * 32, "https://dengon.example.jp/twilio/voice?x=1"
+    expected = RequestValidator(key).compute_signature(url, ImmutableMultiDict(pairs))
+    assert webhooks._signature_of(key, url, pairs) == expected
+
+
+def test_a_signature_over_the_url_with_its_default_port_is_accepted(settings):
+    public = settings.replace(PUBLIC_URL="https://dengon.example.jp", TWILIO_AUTH_TOKEN="f" * 32)
+    pairs = list(inbound().items())
+    with_port = RequestValidator("f" * 32).compute_signature("https://dengon.example.jp:443/twilio/voice", dict(pairs))
+    assert webhooks.verified(public, "https://dengon.example.jp/twilio/voice", pairs, with_port)
+    assert not webhooks.verified(public, "https://dengon.example.jp/twilio/status", pairs, with_port)
 
 
 def test_the_same_call_delivered_twice_is_one_call(client, settings, law):

@@ -51,45 +51,40 @@ class Call(BaseModel):
         return self.tenant_id is None
 
     @staticmethod
-    def resolve_tenant(to: str | None, forwarded_from: str | None, region: str) -> Tenant | None:
+    def resolve_tenant(to: str | None, forwarded_from: str | None) -> Tenant | None:
         """The firm a call is for: the one whose dedicated number was dialled (To), else the one whose
-        own line was forwarded (ForwardedFrom). Numbers compared in E.164, whatever format arrived."""
-        to, forwarded = phones.lenient_e164(to, region), phones.lenient_e164(forwarded_from, region)
+        own line was forwarded (ForwardedFrom). Both already in E.164."""
         candidates = []
         if to:
             candidates.append((TenantNumber.number == to) & (TenantNumber.kind == "dedicated"))
-        if forwarded:
-            candidates.append((TenantNumber.number == forwarded) & (TenantNumber.kind == "forwarded"))
+        if forwarded_from:
+            candidates.append((TenantNumber.number == forwarded_from) & (TenantNumber.kind == "forwarded"))
         if not candidates:
             return None
         condition = candidates[0] if len(candidates) == 1 else candidates[0] | candidates[1]
         # 'dedicated' sorts before 'forwarded': the dialled number wins when both match.
-        row = (TenantNumber.select(TenantNumber, Tenant).join(Tenant).where(condition)
-               .order_by(TenantNumber.kind).first())
-        return row.tenant if row else None
+        return (Tenant.select().join(TenantNumber).where(condition)
+                .order_by(TenantNumber.kind).limit(1).first())
 
     @classmethod
     def arrive(cls, sid: str, *, to: str, caller: str, forwarded_from: str, region: str,
                at: dt.datetime | None = None) -> tuple["Call", bool]:
-        """Record an inbound call once, however often the provider delivers it. Returns (call, created)."""
-        existing = cls.get_or_none(cls.sid == sid)
-        if existing:
-            return existing, False
+        """Record an inbound call once, however often the provider delivers it. Returns (call, created).
+        Numbers are compared in E.164, whatever format the carrier sent."""
         at = at or utcnow()
-        tenant = cls.resolve_tenant(to, forwarded_from, region)
+        to_e164, forwarded_e164 = phones.lenient_e164(to, region), phones.lenient_e164(forwarded_from, region)
+        tenant = cls.resolve_tenant(to_e164, forwarded_e164)
         status, after_hours = QUEUED, False
         if tenant and not tenant.is_open(at):
             after_hours = True
             status = {"voicemail": VOICEMAIL, "announce": ANNOUNCED}.get(tenant.after_hours, QUEUED)
-        region_for_caller = tenant.region if tenant else region
         try:
-            with db.atomic():
-                call = cls.create(
-                    sid=sid, tenant=tenant, status=status, after_hours=after_hours, arrived_at=at,
-                    to_number=phones.lenient_e164(to, region) or (to or ""),
-                    from_number=phones.lenient_e164(caller, region_for_caller) or "",
-                    forwarded_from=phones.lenient_e164(forwarded_from, region) or (forwarded_from or ""))
-        except pw.IntegrityError:  # the same CallSid, delivered twice at once
+            # One INSERT, atomic by itself; the unique CallSid turns a repeated delivery away.
+            call = cls.create(
+                sid=sid, tenant=tenant, status=status, after_hours=after_hours, arrived_at=at,
+                to_number=to_e164 or to or "", forwarded_from=forwarded_e164 or forwarded_from or "",
+                from_number=phones.lenient_e164(caller, tenant.region if tenant else region) or "")
+        except pw.IntegrityError:
             return cls.get(cls.sid == sid), False
         return call, True
 
