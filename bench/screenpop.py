@@ -1,0 +1,331 @@
+#!/usr/bin/env python
+"""Screen pop: the time from an inbound-call webhook POST to the waiting-call list that shows the
+call arriving on a connected operator's event stream (GET /console/events).
+
+    .venv/bin/python bench/screenpop.py                   # every mode whose server answers
+    .venv/bin/python bench/screenpop.py --modes inproc    # only in-process
+
+Modes, each with a fresh database holding --firms firms and one operator:
+
+  inproc    SQLite, one web process: post and listen on the same process (in-process events)
+  redis     SQLite, two web processes with REDIS_URL: post to B, listen on A (Redis pub/sub)
+  postgres  a throw-away PostgreSQL database, two web processes: post to B, listen on A
+            (LISTEN/NOTIFY)
+
+The operator logs in on A (httpx2) and keeps its event stream open. --waiting calls are put in
+the queue first and stay there, so each list has a realistic length. Then --calls calls, one at a
+time at --rate per second, each from its own caller number: the clock starts just before the
+signed POST /twilio/voice goes to B and stops when the first list containing that caller's
+number arrives on A's stream. The call is then ended with a signed /twilio/status
+(CallStatus=completed), and the list without it is awaited before the next call, so every event
+is attributed to its call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as c  # noqa: E402
+
+import httpx2  # noqa: E402
+
+P99_TARGET_MS = 100.0
+QUIET_CORES = 0.25  # other processes' CPU above which a measurement is called disturbed
+MODES = ("inproc", "redis", "postgres")
+TITLES = {"inproc": "in-process events (SQLite)", "redis": "Redis pub/sub (SQLite)",
+          "postgres": "PostgreSQL LISTEN/NOTIFY"}
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    skipped: str = ""
+    processes: str = ""
+    latencies: list[float] = field(default_factory=list)  # POST sent → list with the call on the stream
+    post_times: list[float] = field(default_factory=list)  # POST sent → its response
+    before_response: int = 0  # events that arrived before the webhook's own response
+    missed: int = 0  # no list with the call within --timeout
+    gone_missed: int = 0  # no list without the call within --timeout after it ended
+    strays: int = 0  # lists that arrived while waiting and did not show the call
+    errors: int = 0
+    first_error: str = ""
+    list_length: int = 0  # calls in the list when the call under test is in it
+    load_seconds: float = 0.0
+    other_cores: float = 0.0  # CPU other processes on the machine used meanwhile, in cores
+    wall: float = 0.0
+
+
+class _Drain(asyncio.Protocol):
+    """Another operator's event stream: read and thrown away (it costs the server, not the client)."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.received = 0
+
+    def data_received(self, data: bytes) -> None:
+        if len(self.head) < 12:
+            self.head += data[:12]
+        self.received += len(data)
+
+
+async def other_operators(server: c.Server, cookies: str, count: int) -> list:
+    loop = asyncio.get_running_loop()
+    streams = []
+    for _ in range(count):
+        transport, stream = await loop.create_connection(_Drain, c.HOST, server.port)
+        transport.write(f"GET /console/events HTTP/1.1\r\nHost: {c.HOST}:{server.port}\r\nCookie: {cookies}\r\n"
+                        f"Accept: text/event-stream\r\n\r\n".encode())
+        streams.append((transport, stream))
+    deadline = time.perf_counter() + 10
+    while any(s.received == 0 for _t, s in streams) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+    if not all(s.head.startswith(b"HTTP/1.1 200") for _t, s in streams):
+        raise SystemExit("another operator's /console/events did not open")
+    return streams
+
+
+def display(e164: str) -> str:
+    """How the waiting list writes a JP caller: national format (the template's |phone filter)."""
+    from app import phones
+    return phones.display(e164, c.REGION)
+
+
+async def measure(a: c.Server, b: c.Server, email: str, password: str, secret: str, numbers: list,
+                  args, result: ModeResult) -> None:
+    settings_b = c.settings_for(b.url, secret)
+    rng = random.Random(args.seed)
+    events: asyncio.Queue = asyncio.Queue()
+
+    async with httpx2.AsyncClient(base_url=a.url, timeout=10) as browser:  # the operator's browser
+        page = await browser.get("/login")
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+        response = await browser.post("/login", data={"email": email, "password": password, "csrf_token": token})
+        if response.status_code != 303:
+            raise SystemExit(f"log-in as {email} failed: HTTP {response.status_code}")
+
+        async def read_stream() -> None:
+            async with browser.stream("GET", "/console/events", timeout=httpx2.Timeout(10, read=None)) as stream:
+                if stream.status_code != 200:
+                    raise SystemExit(f"/console/events answered {stream.status_code}")
+                data: list[str] = []
+                async for line in stream.aiter_lines():
+                    if line.startswith("data:"):
+                        data.append(line[6:] if line.startswith("data: ") else line[5:])
+                    elif not line and data:
+                        events.put_nowait((time.perf_counter(), "\n".join(data)))
+                        data = []
+
+        conn: c.HTTPConnection | None = None
+        cookies = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+        others = await other_operators(a, cookies, args.operators - 1)
+        reader = asyncio.create_task(read_stream())
+        try:
+            await asyncio.wait_for(events.get(), 10)  # the stream opens with the current list
+
+            async def next_list(shows, deadline: float):
+                """The arrival time of the first list for which ``shows(html)`` holds, or None."""
+                while (remaining := deadline - time.perf_counter()) > 0:
+                    if reader.done():
+                        reader.result()
+                        raise SystemExit("the event stream ended")
+                    try:
+                        at, html = await asyncio.wait_for(events.get(), remaining)
+                    except asyncio.TimeoutError:
+                        return None, ""
+                    if shows(html):
+                        return at, html
+                    result.strays += 1
+                return None, ""
+
+            # Webhooks go over one keep-alive connection with the bench's lean client: it adds ~0.2 ms
+            # to a request where httpx2 adds ~1 ms, which would count in every figure.
+            conn = await c.HTTPConnection.open(b.port)
+
+            async def post(path: str, params: dict):
+                nonlocal conn
+                data = c.raw_request(settings_b, b.port, path, params)
+                if conn.lost is not None:
+                    conn = await c.HTTPConnection.open(b.port)
+                sent = time.perf_counter()
+                try:
+                    status, body = await asyncio.wait_for(conn.request(data), 10)
+                except (ConnectionError, OSError, asyncio.TimeoutError) as exc:
+                    conn.close()
+                    conn = await c.HTTPConnection.open(b.port)
+                    return sent, None, f"{type(exc).__name__}: {exc}"
+                return sent, time.perf_counter(), "" if status == 200 else f"HTTP {status}: {body[:120]!r}"
+
+            # Calls that wait throughout: the list the operator is sent is never trivially short.
+            for k in range(args.waiting):
+                caller = f"+81703000{k:04d}"
+                sent, _done, error = await post("/twilio/voice", c.voice_params(rng.choice(numbers), caller))
+                if error or (await next_list(lambda html: display(caller) in html, sent + args.timeout))[0] is None:
+                    raise SystemExit(f"a waiting call did not reach the operator's list: {error or 'timeout'}\n"
+                                     f"{b.log_tail()}")
+
+            started = time.perf_counter() + 0.05
+            for i in range(args.calls):
+                delay = started + i / args.rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                caller = f"+81802{i:07d}"
+                needle = display(caller)
+                params = c.voice_params(rng.choice(numbers), caller)
+                sent, answered, error = await post("/twilio/voice", params)
+                if error:
+                    result.errors += 1
+                    result.first_error = result.first_error or error
+                    continue
+                result.post_times.append(answered - sent)
+                arrived, html = await next_list(lambda h: needle in h, sent + args.timeout)
+                if arrived is None:
+                    result.missed += 1
+                else:
+                    result.latencies.append(arrived - sent)
+                    result.before_response += arrived < answered
+                    result.list_length = html.count('class="waiting-call')
+                # End the call; its removal is a list event too, to be consumed before the next call.
+                ended, _done, error = await post("/twilio/status",
+                                                 c.status_params(params["CallSid"], caller, params["To"]))
+                if error:
+                    result.errors += 1
+                    result.first_error = result.first_error or error
+                elif (await next_list(lambda h: needle not in h, ended + args.timeout))[0] is None:
+                    result.gone_missed += 1
+            result.wall = time.perf_counter() - started
+        finally:
+            if conn is not None:
+                conn.close()
+            for transport, _stream in others:
+                transport.close()
+            reader.cancel()
+            try:
+                await reader
+            except (asyncio.CancelledError, httpx2.HTTPError):
+                pass
+
+
+def run_mode(mode: str, args, work: Path, numbers: list) -> ModeResult:
+    result = ModeResult(mode, processes="1" if mode == "inproc" else "2: post B, listen A")
+    if mode == "redis" and not c.answers(args.redis_url, 6379):
+        result.skipped = f"no Redis at {args.redis_url}"
+        return result
+    if mode == "postgres" and not c.answers(args.postgres_url, 5432):
+        result.skipped = f"no PostgreSQL at {args.postgres_url}"
+        return result
+    print(f"{TITLES[mode]}: preparing …", flush=True)
+    database = args.postgres_url if mode == "postgres" else f"sqlite:///{work / (mode + '.db')}"
+    secret = c.new_secret()
+    with c.throwaway_database(database, work) as url:
+        result.load_seconds = c.prepare_database(url, args.firms)
+        email, password = c.add_operator(url)
+        extra = {"REDIS_URL": args.redis_url} if mode == "redis" else {}
+        env = c.app_env(url, secret, work, **extra)
+        servers = []
+        try:
+            servers.append(a := c.start_app(env, work, f"{mode}-A"))
+            b = a
+            if mode != "inproc":
+                servers.append(b := c.start_app(env, work, f"{mode}-B"))
+            print(f"{TITLES[mode]}: {args.calls} calls at {args.rate:g}/s …", flush=True)
+            with c.CPUMeter(servers, url) as meter:
+                asyncio.run(measure(a, b, email, password, secret, numbers, args, result))
+            result.other_cores = meter.other_cores
+        finally:
+            for s in reversed(servers):
+                s.stop()
+            c.release_connections()
+    return result
+
+
+def report(args, results: list[ModeResult]) -> None:
+    def ms(v: float) -> str:
+        return f"{v * 1000:.1f}"
+
+    rows = []
+    for r in results:
+        if r.skipped:
+            rows.append([TITLES[r.mode], "-", "-", "-", "-", "-", "-", "-", "-", "-", f"skipped: {r.skipped}"])
+            continue
+        lat, post = sorted(r.latencies), sorted(r.post_times)
+        p99 = c.percentile(lat, 99) * 1000
+        ok = bool(lat) and p99 < P99_TARGET_MS and not r.missed and not r.errors
+        rows.append([TITLES[r.mode], r.processes, f"{len(lat)}/{args.calls}",
+                     ms(c.percentile(lat, 50)), ms(c.percentile(lat, 90)), ms(c.percentile(lat, 99)),
+                     ms(lat[-1]) if lat else "-", f"{r.missed}/{r.gone_missed}/{r.errors}",
+                     f"{ms(c.percentile(post, 50))} / {ms(c.percentile(post, 99))}",
+                     f"{r.before_response / len(lat):.0%}" if lat else "-", c.verdict(ok)])
+    print()
+    print(f"Screen pop — POST /twilio/voice → list with the call on the operator's /console/events; "
+          f"{args.firms:,} firms, {args.operators} operator(s) on A, {args.waiting} other calls waiting, {args.calls} calls at {args.rate:g}/s; "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(c.table(["mode", "web processes", "seen", "p50 ms", "p90 ms", "p99 ms", "max ms",
+                   "missed/gone/err", "POST p50/p99 ms", "before POST reply", f"p99 < {P99_TARGET_MS:g} ms"], rows))
+    print()
+    for r in results:
+        if r.skipped:
+            continue
+        notes = [f"firms loaded in {r.load_seconds:.1f} s", f"measured over {r.wall:.0f} s",
+                 f"{r.list_length} calls in the list shown", f"{r.strays} unrelated list events",
+                 f"other processes on the machine used {r.other_cores:.2f} cores"
+                 + (" — WARNING: disturbed, run again on a quiet machine" if r.other_cores > QUIET_CORES else "")]
+        if r.first_error:
+            notes.append(f"first error: {r.first_error}")
+        print(f"  {TITLES[r.mode]}: " + "; ".join(notes))
+    print("  missed: no list with the call within --timeout; gone: no list without it after /twilio/status; "
+          "before POST reply: the list reached the operator before the provider got its TwiML")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, of {', '.join(MODES)} (default all; "
+                                                             "a mode whose server does not answer is skipped)")
+    p.add_argument("--calls", type=int, default=1000, help="measured calls per mode (default 1000)")
+    p.add_argument("--rate", type=float, default=25.0, help="calls per second, at most (default 25)")
+    p.add_argument("--waiting", type=int, default=5, help="calls kept waiting throughout (default 5)")
+    p.add_argument("--operators", type=int, default=1,
+                   help="operators with the console open on A (default 1); every event re-renders the list for each")
+    p.add_argument("--firms", type=int, default=10_000, help="firms, each with 2 numbers (default 10000)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a list event (default 5)")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    p.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
+                   help="server and database beside which a throw-away database is created and dropped")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--keep", action="store_true", help="keep the temp folder (server logs, SQLite files)")
+    args = p.parse_args()
+    if args.operators < 1:
+        p.error("--operators: at least 1")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if unknown := set(modes) - set(MODES):
+        p.error(f"--modes: unknown {', '.join(sorted(unknown))}")
+    for name in ("redis_url", "postgres_url"):
+        if c.urlsplit(getattr(args, name)).hostname not in ("127.0.0.1", "localhost", "::1"):
+            p.error(f"--{name.replace('_', '-')}: the bench only talks to 127.0.0.1")
+    c.sigterm_as_interrupt()
+    c.use_uvloop()
+    numbers = c.firm_number_list(args.firms)
+    results = []
+    with c.workdir(args.keep) as work:
+        for mode in modes:
+            results.append(run_mode(mode, args, work, numbers))
+    report(args, results)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        sys.exit(130)
