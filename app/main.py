@@ -15,6 +15,7 @@ from .accounts import views as accounts
 from .admin import views as admin
 from .calls import webhooks
 from .console import views as console
+from .messages import views as messages
 from .portal import views as portal
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
@@ -38,7 +39,17 @@ routes = [
     Route("/console/calls/{id:int}", console.screen_pop, methods=GET),
     Route("/console/calls/{id:int}/take", console.take, methods=POST),
     Route("/console/voice-token", console.voice_token, methods=GET),
+    Route("/console/calls/{id:int}/draft", messages.draft, methods=POST),
+    Route("/console/calls/{id:int}/message", messages.save, methods=POST),
+    Route("/console/calls/{id:int}/noise", messages.noise, methods=POST),
+    Route("/console/calls/{id:int}/escalate", messages.escalate_call, methods=POST),
+    Route("/messages", messages.message_list, methods=GET),
+    Route("/messages/{id:int}", messages.message_detail, methods=GET),
+    Route("/messages/{id:int}/correct", messages.correct, methods=POST),
+    Route("/messages/{id:int}/handled", messages.handled, methods=POST),
+    Route("/messages/{id:int}/escalate", messages.escalate_message, methods=POST),
     Route("/supervisor", supervisor.board, methods=GET),
+    Route("/supervisor/escalations/{id:int}/resolve", messages.resolve, methods=POST),
     Route("/portal", portal.portal, methods=GET),
 
     Route("/firms", firms.directory, methods=GET),

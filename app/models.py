@@ -4,6 +4,7 @@ from .accounts.models import ApiToken, LoginAttempt, Session, User
 from .audit import AuditEntry
 from .calls.models import Call, OperatorPresence
 from .calls.provider import ProviderKey
+from .messages.models import Draft, Escalation, Message, MessageVersion
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -11,5 +12,5 @@ from .tenants.models import (
 MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
-    ProviderKey,
+    ProviderKey, Message, MessageVersion, Draft, Escalation,
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from functools import lru_cache
 
 import phonenumbers
@@ -62,3 +64,16 @@ def display(e164: str, region: str) -> str:
     same_region = phonenumbers.region_code_for_number(number) == region
     return phonenumbers.format_number(
         number, PhoneNumberFormat.NATIONAL if same_region else PhoneNumberFormat.INTERNATIONAL)
+
+
+def read_aloud(text: str | None, region: str) -> list[str]:
+    """A number's groups as the operator reads them back: "09012345678" → ["090", "1234", "5678"].
+    What does not parse (yet) is shown as typed, digits only."""
+    text = unicodedata.normalize("NFKC", (text or "").strip())
+    if not text:
+        return []
+    try:
+        text = display(to_e164(text, region), region)
+    except InvalidNumber:
+        pass
+    return [group for group in re.split(r"[^0-9+]+", text) if group]

@@ -27,3 +27,24 @@ document.addEventListener("DOMContentLoaded", tickWaitTimers);
 // The console shows whether its live connection is up; tests wait for it too.
 document.addEventListener("htmx:sseOpen", () => { document.body.dataset.live = "1"; });
 document.addEventListener("htmx:sseError", () => { document.body.dataset.live = "0"; });
+
+// Read-back (復唱): ticking a field's box confirms the value it holds now, kept beside it; editing
+// the field afterwards withdraws the confirmation. The server checks the same pair, so a box that
+// stayed ticked over a changed value is refused there too.
+document.addEventListener("change", (event) => {
+  const box = event.target;
+  if (!box.matches || !box.matches("input[data-confirms]")) return;
+  const field = document.getElementById(box.dataset.confirms);
+  box.form.elements["confirmed." + box.value].value = box.checked && field ? field.value : "";
+});
+document.addEventListener("input", (event) => {
+  const field = event.target;
+  if (!field.form || !field.id) return;
+  const box = field.form.querySelector(`input[data-confirms="${field.id}"]`);
+  if (!box) return;
+  const kept = field.form.elements["confirmed." + box.value];
+  if (box.checked && field.value !== kept.value) {
+    box.checked = false;
+    kept.value = "";
+  }
+});

@@ -116,3 +116,32 @@ def test_a_client_gets_404_on_the_console_event_stream_and_the_voice_token(clien
     log_in(client, alice)
     assert client.get("/console/events").status_code == 404
     assert client.get("/console/voice-token").status_code == 404
+
+
+MESSAGE_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:int}" in r.path
+                  and r.path.startswith(("/messages/", "/supervisor/"))]
+
+
+@pytest.mark.parametrize("route", MESSAGE_ROUTES, ids=lambda r: r.path)
+def test_a_client_gets_404_on_every_staff_message_route_even_for_their_own_firms_message(client, route, alice,
+                                                                                        charlie, operator):
+    from app.messages import forms, service
+    from app.messages.models import Escalation, Message
+
+    made = []
+    for firm in (alice.tenant, charlie.tenant):
+        clean, _ = forms.check(firm, forms.Entry(category="sales"))
+        message = service.record(firm, clean, operator)
+        made.append((message, Escalation.create(tenant=firm, message=message, raised_by=operator, reason="要確認")))
+    log_in(client, alice)
+    for message, escalation in made:
+        target = escalation if route.path.startswith("/supervisor/") else message
+        path = route.path.replace("{id:int}", str(target.id))
+        if "POST" in route.methods:
+            response = client.post(path, data={"csrf_token": csrf_token(client, "/portal"), "handled": "1"})
+        else:
+            response = client.get(path)
+        assert response.status_code == 404, path
+    assert Message.select().where(Message.handled | (Message.version > 1)).count() == 0
+    assert Escalation.select().where(Escalation.resolved_at.is_null(False)).count() == 0
+    assert client.get("/messages").status_code == 404

@@ -21,3 +21,29 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_enforced(database):
         return
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_voicemails_recorded_before_messages_existed_become_messages_of_their_firm(tmp_path):
+    from playhouse.migrations import Runner
+
+    from app.calls.models import VOICEMAIL, Call
+    from app.messages.models import Message
+    from app.tenants import store
+
+    from .conftest import minimal_config
+
+    db.bind(f"sqlite:///{tmp_path / 'old.db'}")
+    with db.db.connection_context():
+        Runner(db.db.obj, directory=str(db.MIGRATIONS_DIR)).up(target="0003_provider_key")
+        firm = store.import_config(minimal_config("law", "03-1234-5678"))
+        Call.create(sid="CA-old", tenant=firm, status=VOICEMAIL, after_hours=True, from_number="+819012345678",
+                    recording_url="https://api.twilio.com/rec/RE1", recording_seconds=42)
+        Call.create(sid="CA-hung-up", tenant=firm, status=VOICEMAIL, after_hours=True)  # nothing recorded
+    db.migrate()
+    with db.db.connection_context():
+        (message,) = Message.select()
+        assert (message.tenant_id, message.source, message.category) == (firm.id, "voicemail", "message")
+        assert message.fields == {"callback_number": "+819012345678"}
+        assert (message.recording_url, message.recording_seconds) == ("https://api.twilio.com/rec/RE1", 42)
+        assert message.call.sid == "CA-old" and message.versions.count() == 1
+    db.db.close_all()

@@ -8,6 +8,7 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
 from app.calls import webhooks
+from app.messages.models import Message
 from app.calls.models import ABANDONED, ANNOUNCED, ANSWERED, COMPLETED, QUEUED, VOICEMAIL, Call
 from app.tenants import store
 
@@ -154,6 +155,14 @@ def test_after_hours_voicemail_records_the_caller(client, settings, database):
                                                   "RecordingDuration": "23"})
     call = Call.get()
     assert (call.recording_url, call.recording_seconds) == ("https://api.example/Rec1", 23)
+    # The recording becomes a message of the firm, once, however often the provider reports it.
+    post(client, settings, "/twilio/voicemail", {"CallSid": call.sid, "RecordingUrl": "https://api.example/Rec1",
+                                                  "RecordingDuration": "23"})
+    (message,) = Message.select()
+    assert (message.tenant_id, message.source, message.call_id) == (call.tenant_id, "voicemail", call.id)
+    assert message.fields == {"callback_number": "+819012345678"}
+    assert (message.recording_url, message.recording_seconds, message.taken_at) == (
+        "https://api.example/Rec1", 23, call.arrived_at)
 
 
 def test_after_hours_voicemail_without_a_message_uses_a_greeting_in_the_firms_language(client, settings, database):

@@ -27,6 +27,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from .. import i18n
 from ..db import db, is_postgres
 from ..i18n import _
+from ..messages import service as message_service
 from .models import ANNOUNCED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
 
 log = logging.getLogger("dengon.webhooks")
@@ -98,10 +99,10 @@ def _run(handler, request, params):
         return handler(request, params)
 
 
-def _publish(request: Request, data: dict) -> None:
+def _publish(request: Request, data: dict, topic: str = "calls") -> None:
     # A caller must be answered even if the live board cannot be told: log, don't fail.
     try:
-        request.app.state.events.publish("calls", data)
+        request.app.state.events.publish(topic, data)
     except Exception:
         log.exception("could not publish %s", data)
 
@@ -209,6 +210,8 @@ def voicemail(request: Request, params: dict):
     if call is not None and params.get("RecordingUrl"):
         duration = params.get("RecordingDuration", "")
         call.record_voicemail(params["RecordingUrl"], int(duration) if duration.isdigit() else None)
+        if (message := message_service.from_voicemail(Call.get_by_id(call.id))) is not None:
+            _publish(request, {"event": "saved", "message": message.id}, topic="messages")
     response = VoiceResponse()
     if call is not None and call.tenant:
         with i18n.use_locale(call.tenant.language):

@@ -15,6 +15,7 @@ from ..accounts.models import STAFF_ROLES
 from ..calls import provider
 from ..calls.models import Call, OperatorPresence
 from ..db import db, utcnow
+from ..messages import service as message_service, views as message_views
 from ..i18n import N_, _
 from ..tenants.models import Staff
 from ..web.auth import stream_user, view
@@ -96,11 +97,11 @@ def screen_pop(request: Request):
     if call is None:
         raise HTTPException(404)
     tenant = call.tenant
-    return render(request, "console/call.html", {
-        "call": call, "firm": tenant,
-        "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
-        "history": list(call.history()),
-    })
+    context = {"call": call, "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
+               "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call))}
+    if tenant is not None:
+        context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call)))
+    return render(request, "console/call.html", context)
 
 
 async def events(request: Request):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import jinja2
 import nh3
 from markdown_it import MarkdownIt
@@ -48,12 +50,15 @@ def _environment() -> jinja2.Environment:
     env.filters["markdown"] = markdown
     env.filters["phone"] = lambda number, region="JP": phones.display(number, region) if number else ""
     env.filters["localtime"] = _localtime
+    env.filters["read_aloud"] = phones.read_aloud
     return env
 
 
 def _localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") -> str:
     from zoneinfo import ZoneInfo
 
+    if isinstance(value, str):  # an ISO time kept in JSON (drafts, read-back marks)
+        value = dt.datetime.fromisoformat(value)
     return value.astimezone(ZoneInfo(timezone)).strftime(fmt) if value else ""
 
 

@@ -1,0 +1,188 @@
+"""The message form of each call type, and the one validator both doors use (the console's form and
+the JSON API): the call type's fields in order, required ones filled, values of their type, and
+every read-back field confirmed for the very value saved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from .. import phones
+from ..i18n import N_, _
+from ..tenants.config import DEFAULT_CALL_TYPE
+from ..tenants.labels import CATEGORY_LABELS, FIELD_LABELS
+from ..tenants.models import CATEGORIES, CallType, CallTypeField, Staff, Tenant
+
+# Calls nobody needs a message for: recorded with one click, no name asked, nothing read back.
+NOISE_CATEGORIES = ("sales", "wrong_number", "prank", "silent", "hangup")
+# Standard fields whose type is not plain text.
+STANDARD_TYPES = {"callback_number": "phone", "body": "textarea", "for_staff": "staff"}
+MAX_LENGTH = {"textarea": 4000}
+DEFAULT_MAX_LENGTH = 200
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    label: str  # a catalogue message id for a standard field, the firm's own words for an extra one
+    type: str  # text, textarea, phone, email, date, select, staff
+    required: bool = False
+    readback: bool = False
+    options: tuple[str, ...] = ()
+    standard: bool = True
+
+    @property
+    def title(self) -> str:
+        return _(self.label) if self.standard else self.label
+
+
+@dataclass(frozen=True)
+class Form:
+    key: str
+    label: str
+    category: str
+    script: str
+    fields: tuple[Field, ...]
+
+    @property
+    def title(self) -> str:
+        return self.label or _("Message")
+
+    def field(self, key: str) -> Field | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+
+def _standard(key: str, required: bool, readback: bool) -> Field:
+    return Field(key, FIELD_LABELS[key], STANDARD_TYPES.get(key, "text"), required, readback)
+
+
+DEFAULT_FORM = Form(
+    DEFAULT_CALL_TYPE["key"], "", DEFAULT_CALL_TYPE["category"], "",
+    tuple(_standard(k, k in DEFAULT_CALL_TYPE["required"], k in DEFAULT_CALL_TYPE["readback"])
+          for k in DEFAULT_CALL_TYPE["fields"]))
+
+
+def forms_of(tenant: Tenant) -> list[Form]:
+    """The firm's call types with their forms, in the firm's order; the default one when it has none."""
+    types = list(tenant.call_types.order_by(CallType.position))
+    if not types:
+        return [DEFAULT_FORM]
+    by_type: dict[int, list[Field]] = {t.id: [] for t in types}
+    for f in (CallTypeField.select().where(CallTypeField.call_type.in_(list(by_type)))
+              .order_by(CallTypeField.position)):
+        by_type[f.call_type_id].append(
+            _standard(f.key, f.required, f.readback) if f.standard else
+            Field(f.key, f.label, f.type, f.required, f.readback, tuple(f.options or ()), standard=False))
+    return [Form(t.key, t.label, t.category, t.script, tuple(by_type[t.id])) for t in types]
+
+
+def form_of(tenant: Tenant, key: str | None) -> Form | None:
+    """The call type ``key`` of the firm (its first when ``key`` is empty), or None."""
+    forms = forms_of(tenant)
+    if not key:
+        return forms[0]
+    return next((f for f in forms if f.key == key), None)
+
+
+@dataclass
+class Entry:
+    """What somebody submitted, from either door."""
+
+    call_type: str | None = None
+    category: str | None = None
+    urgent: bool = False
+    fields: dict[str, str] = field(default_factory=dict)
+    confirmed: set[str] = field(default_factory=set)  # read-back fields confirmed for the value given
+
+
+@dataclass
+class Clean:
+    form: Form
+    category: str
+    urgent: bool
+    fields: dict[str, str]  # filled fields only, in the form's order, normalised (phone numbers in E.164)
+    readback: list[str]  # the filled read-back fields, all confirmed
+    labels: dict[str, str]  # the firm-specific fields' labels
+
+
+def normalise(f: Field, value: str, tenant: Tenant, staff: list[Staff]) -> tuple[str, str | None]:
+    """``value`` as stored, and the problem with it (None when fine). Empty stays empty."""
+    value = (value or "").strip()
+    if not value:
+        return "", None
+    limit = MAX_LENGTH.get(f.type, DEFAULT_MAX_LENGTH)
+    if len(value) > limit:
+        return value, _("At most {n} characters.").format(n=limit)
+    if f.type == "phone":
+        try:
+            return phones.to_e164(value, tenant.region), None
+        except phones.InvalidNumber:
+            return value, _("Not a valid phone number in region {region}.").format(region=tenant.region)
+    if f.type == "email":
+        return (value, None) if EMAIL_RE.match(value) else (value, _("Not a valid e-mail address."))
+    if f.type == "date":
+        try:
+            return dt.date.fromisoformat(value).isoformat(), None
+        except ValueError:
+            return value, _("Expected a date (YYYY-MM-DD).")
+    if f.type == "select":
+        if value not in f.options:
+            return value, _("Expected one of: {options}.").format(options=", ".join(f.options))
+    if f.type == "staff":
+        # One of the firm's people (stored by key), or whoever the caller named, as typed.
+        squeezed = value.replace(" ", "").replace("\u3000", "")
+        for person in staff:
+            if value == person.key or squeezed == person.name.replace(" ", "").replace("\u3000", ""):
+                return person.key, None
+    return value, None
+
+
+def same_value(f: Field, a: str, b: str, tenant: Tenant, staff: list[Staff]) -> bool:
+    """Whether two entries of a field say the same (090-1234-5678 is 09012345678)."""
+    return normalise(f, a, tenant, staff)[0] == normalise(f, b, tenant, staff)[0]
+
+
+def check(tenant: Tenant, entry: Entry, *, enforce_readback: bool = True) -> tuple[Clean | None, dict[str, str]]:
+    """Validate ``entry`` for ``tenant``: the cleaned message, or None and {field: problem}.
+    Noise calls (sales, wrong number, …) need no field and no read-back."""
+    errors: dict[str, str] = {}
+    form = form_of(tenant, entry.call_type)
+    if form is None:
+        return None, {"call_type": _("This firm has no call type {key}.").format(key=entry.call_type)}
+    category = entry.category or form.category
+    if category not in CATEGORIES:
+        errors["category"] = _("Expected one of: {options}.").format(options=", ".join(CATEGORIES))
+    noise = category in NOISE_CATEGORIES
+    staff = list(tenant.staff)
+    fields, readback = {}, []
+    for key in entry.fields:
+        if form.field(key) is None:
+            errors[key] = _("Not a field of the call type {label}.").format(label=form.title)
+    for f in form.fields:
+        value, problem = normalise(f, entry.fields.get(f.key, ""), tenant, staff)
+        if problem:
+            errors[f.key] = problem
+        elif not value:
+            if f.required and not noise:
+                errors[f.key] = _("Required.")
+        else:
+            fields[f.key] = value
+            if f.readback and not noise:
+                if f.key in entry.confirmed:
+                    readback.append(f.key)
+                elif enforce_readback:
+                    errors[f.key] = _("Read this back to the caller and confirm it.")
+    if errors:
+        return None, errors
+    labels = {f.key: f.label for f in form.fields if not f.standard}
+    return Clean(form, category, bool(entry.urgent), fields, readback, labels), {}
+
+
+def category_choices() -> list[tuple[str, str]]:
+    return [(key, _(CATEGORY_LABELS[key])) for key in CATEGORIES]
+
+
+NOISE_LABELS = {"sales": N_("Sales"), "wrong_number": N_("Wrong number"), "prank": N_("Prank"),
+                "silent": N_("Silent"), "hangup": N_("Hung up")}

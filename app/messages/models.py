@@ -1,0 +1,94 @@
+"""Messages: what the caller wanted, taken down for the firm, read back, corrected, escalated."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..accounts.models import User
+from ..calls.models import Call
+from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
+from ..tenants.models import Tenant
+
+# Where a message came from.
+OPERATOR, API, VOICEMAIL = "operator", "api", "voicemail"
+
+
+class Message(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="messages", on_delete="CASCADE")
+    call = pw.ForeignKeyField(Call, backref="messages", null=True, on_delete="SET NULL")
+    call_type = pw.CharField(max_length=40)
+    call_type_label = pw.CharField(max_length=200, default="")  # as it was when taken
+    category = pw.CharField(max_length=20)
+    urgent = pw.BooleanField(default=False)
+    fields = JSONField(default=dict)  # {key: value} in the form's order; phone numbers in E.164
+    labels = JSONField(default=dict)  # the firm-specific fields' labels when taken: the firm may rename them
+    # {key: {"by": user id, "by_name": name, "at": ISO time}}: which fields the operator read back to the
+    # caller and confirmed, for the value now stored (a correction of such a field removes its mark).
+    readback = JSONField(default=dict)
+    taken_at = UTCDateTimeField(default=utcnow)
+    taken_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    source = pw.CharField(max_length=16, default=OPERATOR)
+    after_call_seconds = pw.IntegerField(null=True)  # the call's end → the message saved
+    recording_url = pw.CharField(max_length=500, default="")
+    recording_seconds = pw.IntegerField(null=True)
+    handled = pw.BooleanField(default=False)
+    handled_at = UTCDateTimeField(null=True)
+    handled_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="handled_messages")
+    handled_note = pw.TextField(default="")
+    version = pw.IntegerField(default=1)
+
+    class Meta:
+        # Newest first, page by page (keyset on taken_at, id): for one firm, and across firms for staff.
+        indexes = ((("tenant", "taken_at", "id"), False), (("taken_at", "id"), False))
+
+    def state(self) -> dict:
+        """What a correction can change, as a version records it."""
+        return {"call_type": self.call_type, "category": self.category, "urgent": self.urgent,
+                "fields": dict(self.fields), "readback": dict(self.readback)}
+
+
+class MessageVersion(BaseModel):
+    """Every version of a message: the first as taken, then each correction with who, when and what."""
+
+    message = pw.ForeignKeyField(Message, backref="versions", on_delete="CASCADE")
+    number = pw.IntegerField()
+    edited_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    edited_by_name = pw.CharField(max_length=200, default="")
+    edited_at = UTCDateTimeField(default=utcnow)
+    changes = JSONField(default=dict)  # {"fields.body": [before, after], "category": [before, after], …}
+    state = JSONField()
+    note = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("message", "number"), True),)
+
+
+class Draft(BaseModel):
+    """What an operator has typed for a call and not saved yet, kept as they type."""
+
+    user = pw.ForeignKeyField(User, backref="drafts", on_delete="CASCADE")
+    call = pw.ForeignKeyField(Call, on_delete="CASCADE")
+    # {"call_type", "category", "urgent", "fields": {key: value}, "confirmed": {key: {"value", "at"}}}
+    data = JSONField(default=dict)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "call"), True),)
+
+
+class Escalation(BaseModel):
+    """A call or message an operator hands to a supervisor, with the reason, until resolved."""
+
+    tenant = pw.ForeignKeyField(Tenant, null=True, on_delete="CASCADE")
+    call = pw.ForeignKeyField(Call, null=True, on_delete="SET NULL")
+    message = pw.ForeignKeyField(Message, null=True, backref="escalations", on_delete="SET NULL")
+    raised_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="escalations_raised")
+    raised_at = UTCDateTimeField(default=utcnow)
+    reason = pw.TextField()
+    resolved_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="escalations_resolved")
+    resolved_at = UTCDateTimeField(null=True, index=True)
+    resolution = pw.TextField(default="")
+
+    @classmethod
+    def open(cls):
+        return cls.select().where(cls.resolved_at.is_null()).order_by(cls.raised_at, cls.id)

@@ -1,0 +1,274 @@
+"""Taking the message during a call (form, drafts, read-back, noise calls, escalation), and the
+staff's message pages: list, detail with read-back marks and history, corrections."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import phones
+from ..accounts.models import ADMIN, STAFF_ROLES, SUPERVISOR
+from ..calls.models import Call
+from ..db import utcnow
+from ..i18n import _
+from ..tenants.labels import FIELD_LABELS
+from ..tenants.models import CATEGORIES, Staff, Tenant
+from ..web.auth import view
+from ..web.templates import render
+from . import forms, service
+from .forms import Entry, Form
+from .models import Escalation, Message, MessageVersion
+
+CORRECTORS = frozenset({ADMIN, SUPERVISOR})
+PAGE = 50
+
+
+def _call(request: Request) -> Call:
+    call = Call.get_or_none(Call.id == request.path_params["id"])
+    if call is None:
+        raise HTTPException(404)
+    return call
+
+
+def _entry(form_data: FormData, form: Form, tenant: Tenant, staff: list[Staff]) -> Entry:
+    """What the message form submitted. A read-back box counts only for the value it was ticked for
+    (the page keeps that value beside it): editing a confirmed field withdraws its confirmation."""
+    fields = {key[6:]: value for key, value in form_data.multi_items() if key.startswith("field.")}
+    confirmed = set()
+    for key in form_data.getlist("readback"):
+        f = form.field(key)
+        if f is not None and forms.same_value(f, form_data.get(f"confirmed.{key}", ""), fields.get(key, ""),
+                                              tenant, staff):
+            confirmed.add(key)
+    category = form_data.get("category") or None
+    return Entry(form.key, category, form_data.get("urgent") == "1", fields, confirmed)
+
+
+def _merge(old: dict, entry: Entry, form: Form) -> dict:
+    """The draft after this change: values typed under other call types are kept, so switching
+    back and forth loses nothing; a confirmation keeps its time while its value stays."""
+    now = utcnow().isoformat()
+    old_confirmed = old.get("confirmed", {})
+    confirmed = {k: v for k, v in old_confirmed.items() if form.field(k) is None}
+    for key in entry.confirmed:
+        value = entry.fields.get(key, "")
+        previous = old_confirmed.get(key)
+        confirmed[key] = previous if previous and previous["value"] == value else {"value": value, "at": now}
+    return {"call_type": form.key, "category": entry.category or form.category, "urgent": entry.urgent,
+            "fields": {**old.get("fields", {}), **entry.fields}, "confirmed": confirmed}
+
+
+def panel_context(call: Call, draft: dict, errors: dict | None = None, form: Form | None = None) -> dict:
+    """What the message form shows: the draft's values (the caller's number as the default callback
+    number), its confirmations that still hold, the problems of a refused save."""
+    tenant = call.tenant
+    form = form or forms.form_of(tenant, draft.get("call_type")) or forms.form_of(tenant, None)
+    values = dict(draft.get("fields", {}))
+    if "callback_number" not in values and call.from_number:
+        values["callback_number"] = phones.display(call.from_number, tenant.region)
+    confirmed = {k: v["value"] for k, v in draft.get("confirmed", {}).items() if values.get(k, "") == v["value"]}
+    return {"call": call, "firm": tenant, "form": form, "forms": forms.forms_of(tenant), "values": values,
+            "confirmed": confirmed, "category": draft.get("category") or form.category,
+            "urgent": bool(draft.get("urgent")), "categories": forms.category_choices(),
+            "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
+            "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at")}
+
+
+def _panel(request: Request, call: Call, draft: dict, errors: dict | None = None, status_code: int = 200,
+           form: Form | None = None):
+    return render(request, "messages/_form.html", panel_context(call, draft, errors, form), status_code=status_code)
+
+
+def _form_for(call: Call, data: FormData) -> Form:
+    form = forms.form_of(call.tenant, data.get("call_type"))
+    if form is None:
+        raise HTTPException(422)
+    return form
+
+
+@view(roles=STAFF_ROLES)
+def draft(request: Request):
+    """Called as the operator types: keep everything on the server. With ?switch=1 (another call
+    type chosen) the form comes back for that type, with what was typed."""
+    call = _call(request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    user, data = request.state.user, request.state.form
+    old = service.draft_for(user, call)
+    typed_form = forms.form_of(call.tenant, data.get("typed_call_type")) or forms.form_of(call.tenant, None)
+    staff = list(call.tenant.staff)
+    entry = _entry(data, typed_form, call.tenant, staff)
+    new_form = _form_for(call, data)
+    merged = _merge(old, entry, typed_form)
+    if new_form.key != typed_form.key:
+        # The category follows the call type unless the operator chose one.
+        if merged["category"] == typed_form.category:
+            merged["category"] = new_form.category
+        merged["call_type"] = new_form.key
+    merged["saved_at"] = utcnow().isoformat()
+    service.save_draft(user, call, merged)
+    if new_form.key != typed_form.key or request.query_params.get("switch"):
+        return _panel(request, call, merged)
+    return render(request, "messages/_draft_saved.html", {
+        "form": new_form, "values": merged["fields"], "firm": call.tenant, "saved_at": merged["saved_at"]})
+
+
+@view(roles=STAFF_ROLES)
+def save(request: Request):
+    """Save the message. Refused, with every problem named and everything typed kept, while a
+    required field is empty or a read-back field is unconfirmed."""
+    call = _call(request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    user, data = request.state.user, request.state.form
+    form = _form_for(call, data)
+    staff = list(call.tenant.staff)
+    entry = _entry(data, form, call.tenant, staff)
+    merged = _merge(service.draft_for(user, call), entry, form)
+    merged["saved_at"] = utcnow().isoformat()
+    service.save_draft(user, call, merged)  # a refused save loses nothing either
+    clean, errors = forms.check(call.tenant, entry)
+    if errors:
+        return _panel(request, call, merged, errors, status_code=422, form=form)
+    confirmed_at = {k: v["at"] for k, v in merged["confirmed"].items()}
+    message = service.record(call.tenant, clean, user, call=call, confirmed_at=confirmed_at)
+    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    return render(request, "messages/_saved.html", _detail_context(message))
+
+
+@view(roles=STAFF_ROLES)
+def noise(request: Request):
+    """One click for a call nobody needs a message for (sales, wrong number, prank, silent, hung up)."""
+    call = _call(request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    category = request.state.form.get("category")
+    if category not in forms.NOISE_CATEGORIES:
+        raise HTTPException(422)
+    clean, errors = forms.check(call.tenant, Entry(category=category))
+    message = service.record(call.tenant, clean, request.state.user, call=call)
+    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    return render(request, "messages/_saved.html", _detail_context(message))
+
+
+@view(roles=STAFF_ROLES)
+def escalate_call(request: Request):
+    call = _call(request)
+    return _escalate(request, tenant=call.tenant, call=call)
+
+
+@view(roles=STAFF_ROLES)
+def escalate_message(request: Request):
+    message = _message(request)
+    return _escalate(request, tenant=message.tenant, call=message.call, message=message)
+
+
+def _escalate(request: Request, **target):
+    reason = (request.state.form.get("reason") or "").strip()
+    if not reason:
+        return render(request, "messages/_escalate.html",
+                      {"action": request.url.path, "reason": "", "error": _("Say why: the supervisor reads it first.")},
+                      status_code=422)
+    Escalation.create(raised_by=request.state.user, reason=reason, **target)
+    request.app.state.events.publish("escalations", {"event": "raised"})
+    return render(request, "messages/_escalated.html", {"reason": reason})
+
+
+# --------------------------------------------------------------------------------------------
+# the staff's message pages
+
+def _message(request: Request) -> Message:
+    message = Message.get_or_none(Message.id == request.path_params["id"])
+    if message is None:
+        raise HTTPException(404)
+    return message
+
+
+def _detail_context(message: Message) -> dict:
+    tenant = message.tenant
+    form = forms.form_of(tenant, message.call_type)
+    return {"message": message, "firm": tenant, "form": form, "rows": _rows(message, form),
+            "categories": forms.category_choices(),
+            "staff": {s.key: s for s in tenant.staff},
+            "versions": list(message.versions.order_by(MessageVersion.number.desc()))}
+
+
+def _rows(message: Message, form: Form | None) -> list[dict]:
+    """The message's fields as shown: the call type's labels, firm-specific labels as they were."""
+    rows = []
+    for key, value in message.fields.items():
+        f = form.field(key) if form else None
+        title = f.title if f else message.labels.get(key) or (_(FIELD_LABELS[key]) if key in FIELD_LABELS else key)
+        rows.append({"key": key, "title": title, "value": value, "type": f.type if f else "text",
+                     "readback": message.readback.get(key)})
+    return rows
+
+
+@view(roles=STAFF_ROLES)
+def message_list(request: Request):
+    query = Message.select(Message, Tenant).join(Tenant).order_by(Message.taken_at.desc(), Message.id.desc())
+    firm = request.query_params.get("firm")
+    category = request.query_params.get("category")
+    if firm:
+        query = query.where(Tenant.slug == firm)
+    if category in CATEGORIES:
+        query = query.where(Message.category == category)
+    return render(request, "messages/list.html", {
+        "messages": list(query.limit(PAGE)), "firm": firm or "", "category": category or "",
+        "categories": forms.category_choices()})
+
+
+@view(roles=STAFF_ROLES)
+def message_detail(request: Request):
+    message = _message(request)
+    return render(request, "messages/detail.html", {
+        **_detail_context(message), "can_correct": request.state.user.role in CORRECTORS})
+
+
+@view(roles=CORRECTORS)
+def correct(request: Request):
+    """A supervisor's correction: same checks as taking it, but nothing can be read back now."""
+    message = _message(request)
+    data = request.state.form
+    tenant = message.tenant
+    form = _form_for_message(message, data)
+    entry = _entry(data, form, tenant, list(tenant.staff))
+    clean, errors = forms.check(tenant, entry, enforce_readback=False)
+    context = {**_detail_context(message), "can_correct": True}
+    if errors:
+        context.update(errors=errors, values=entry.fields, note=data.get("note", ""))
+        return render(request, "messages/detail.html", context, status_code=422)
+    try:
+        service.correct(message, clean, request.state.user, note=(data.get("note") or "").strip())
+    except service.Conflict:
+        context.update(errors={"version": _("Somebody else corrected this message meanwhile: look again.")})
+        return render(request, "messages/detail.html", context, status_code=409)
+    return Response(status_code=303, headers={"Location": f"/messages/{message.id}"})
+
+
+def _form_for_message(message: Message, data: FormData) -> Form:
+    form = forms.form_of(message.tenant, data.get("call_type") or message.call_type)
+    return form or forms.form_of(message.tenant, None)
+
+
+@view(roles=STAFF_ROLES)
+def handled(request: Request):
+    message = _message(request)
+    service.set_handled(message, request.state.form.get("handled") == "1", request.state.user)
+    return Response(status_code=303, headers={"Location": f"/messages/{message.id}"})
+
+
+# --------------------------------------------------------------------------------------------
+# escalations, for supervisors
+
+@view(roles=CORRECTORS)
+def resolve(request: Request):
+    escalation = Escalation.get_or_none(Escalation.id == request.path_params["id"])
+    if escalation is None:
+        raise HTTPException(404)
+    Escalation.update(resolved_by=request.state.user, resolved_at=utcnow(),
+                      resolution=(request.state.form.get("resolution") or "").strip()).where(
+        (Escalation.id == escalation.id) & Escalation.resolved_at.is_null()).execute()
+    return Response(status_code=303, headers={"Location": "/supervisor"})
