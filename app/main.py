@@ -12,6 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
+from .api import v1 as api
 from .admin import views as admin
 from .calls import webhooks
 from .console import views as console
@@ -59,6 +60,12 @@ routes = [
     Route("/admin", admin.dashboard, methods=GET),
     Route("/admin/users", admin.users, methods=GET),
     Route("/admin/audit", admin.audit, methods=GET),
+
+    Route("/api/v1/messages", api.list_messages, methods=GET),
+    Route("/api/v1/messages", api.create_message, methods=POST),
+    Route("/api/v1/messages/{id:int}", api.get_message, methods=GET),
+    Route("/api/v1/messages/{id:int}", api.update_message, methods=["PATCH"]),
+    Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),
     Route("/twilio/wait", webhooks.webhook(webhooks.wait), methods=POST),

@@ -1,0 +1,269 @@
+"""JSON API v1 (interfaces.md): messages for programs, with bearer tokens. The second door to the same
+rules as the console's form: ``forms.check`` validates both, ``service.record`` saves both."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import functools
+import json
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .. import i18n
+from ..accounts.models import ApiToken, User
+from ..calls.models import Call
+from ..db import db
+from ..i18n import _
+from ..messages import forms, service
+from ..messages.models import API, Message, MessageVersion
+from ..tenants.models import CATEGORIES, Tenant
+
+MAX_BODY = 256 * 1024
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, errors: dict[str, str]):
+        self.status, self.errors = status, errors
+
+
+def not_found() -> ApiError:
+    return ApiError(404, {"id": _("Not found.")})
+
+
+def endpoint(handler):
+    """Bearer token, locale, JSON body, a database connection; errors as {"errors": {field: message}}."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        body = None
+        if request.method in ("POST", "PATCH"):
+            raw = await request.body()
+            if len(raw) > MAX_BODY:
+                return JSONResponse({"errors": {"body": "too large"}}, status_code=413)
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = None
+        return await run_in_threadpool(_run, handler, request, body)
+
+    return wrapped
+
+
+def _run(handler, request: Request, body) -> Response:
+    with db.connection_context():
+        header = request.headers.get("authorization", "")
+        scheme, _space, token = header.partition(" ")
+        user = ApiToken.authenticate(token.strip()) if scheme.lower() == "bearer" and token.strip() else None
+        asked = request.headers.get("accept-language", "")[:2].lower()
+        with i18n.use_locale(asked if asked in i18n.LOCALES else user.language if user else "en"):
+            if user is None:
+                return JSONResponse({"errors": {"token": _("A valid API token is required (Authorization: Bearer …).")}},
+                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            try:
+                if request.method in ("POST", "PATCH") and not isinstance(body, dict):
+                    raise ApiError(422, {"body": _("Expected a JSON object.")})
+                return handler(request, user, body)
+            except ApiError as exc:
+                return JSONResponse({"errors": exc.errors}, status_code=exc.status)
+
+
+def _visible(user: User):
+    """The messages this user may see: their own firm's, or every firm's for staff."""
+    query = Message.select(Message, Tenant, Call).join(Tenant).switch(Message).join(Call, pw.JOIN.LEFT_OUTER)
+    return query if user.is_staff else query.where(Message.tenant == user.tenant_id)
+
+
+def _message(user: User, message_id: int) -> Message:
+    message = _visible(user).where(Message.id == message_id).first()
+    if message is None:
+        raise not_found()
+    return message
+
+
+def _time(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat() if value else None
+
+
+def message_json(message: Message, names: dict[int, str], detail: bool = False) -> dict:
+    zone = ZoneInfo(message.tenant.timezone)
+    data = {
+        "id": message.id, "tenant": message.tenant.slug, "call_type": message.call_type,
+        "category": message.category, "urgent": message.urgent, "fields": message.fields,
+        "readback": list(message.readback), "taken_at": _time(message.taken_at, zone),
+        "taken_by": names.get(message.taken_by_id), "handled": message.handled,
+        "handled_at": _time(message.handled_at, zone), "handled_note": message.handled_note,
+        "call_sid": message.call.sid if message.call_id else None, "source": message.source,
+        "version": message.version,
+    }
+    if message.recording_url:
+        data.update(recording_url=message.recording_url, recording_seconds=message.recording_seconds)
+    if detail:
+        data["readback_details"] = {k: {"by": v["by_name"], "at": v["at"]} for k, v in message.readback.items()}
+        data["after_call_seconds"] = message.after_call_seconds
+        data["history"] = [
+            {"version": v.number, "edited_at": _time(v.edited_at, zone), "edited_by": v.edited_by_name or None,
+             "changes": v.changes, "note": v.note}
+            for v in message.versions.order_by(MessageVersion.number)]
+    return data
+
+
+def _names(messages: list[Message]) -> dict[int, str]:
+    ids = {m.taken_by_id for m in messages if m.taken_by_id}
+    if not ids:
+        return {}
+    return {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))}
+
+
+def _parse_time(params, key: str, errors: dict) -> dt.datetime | None:
+    text = params.get(key)
+    if not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        errors[key] = _("Expected an ISO 8601 time with its offset, such as 2026-11-23T09:00:00+09:00.")
+        return None
+    return value
+
+
+def _cursor(message: Message) -> str:
+    raw = f"{message.taken_at.astimezone(dt.timezone.utc).isoformat()}|{message.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_cursor(text: str) -> tuple[dt.datetime, int]:
+    at, _bar, message_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
+    return dt.datetime.fromisoformat(at), int(message_id)
+
+
+@endpoint
+def list_messages(request: Request, user: User, body) -> Response:
+    """Newest first, a page at a time: the cursor names the last message of the page (keyset paging,
+    as fast a thousand pages deep as on the first)."""
+    params, errors = request.query_params, {}
+    query = _visible(user)
+    if slug := params.get("tenant"):
+        tenant = Tenant.by_slug(slug)
+        if tenant is None or not user.can_see(tenant):
+            raise ApiError(404, {"tenant": _("No such firm.")})
+        query = query.where(Message.tenant == tenant)
+    if since := _parse_time(params, "since", errors):
+        query = query.where(Message.taken_at >= since)
+    if until := _parse_time(params, "until", errors):
+        query = query.where(Message.taken_at < until)
+    if category := params.get("category"):
+        if category not in CATEGORIES:
+            errors["category"] = _("Expected one of: {options}.").format(options=", ".join(CATEGORIES))
+        query = query.where(Message.category == category)
+    if (handled := params.get("handled")) is not None:
+        if handled not in ("true", "false"):
+            errors["handled"] = _("Expected true or false.")
+        query = query.where(Message.handled == (handled == "true"))
+    limit = params.get("limit", str(DEFAULT_LIMIT))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        errors["limit"] = _("Expected a number from 1 to {n}.").format(n=MAX_LIMIT)
+        limit = str(DEFAULT_LIMIT)
+    if cursor := params.get("cursor"):
+        try:
+            at, last_id = _parse_cursor(cursor)
+            # to_value: the time converted as the column stores it (naive UTC), not as Python prints it.
+            query = query.where(pw.Tuple(Message.taken_at, Message.id)
+                                < pw.Tuple(Message.taken_at.to_value(at), last_id))
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            errors["cursor"] = _("Not a cursor this API gave out.")
+    if errors:
+        raise ApiError(422, errors)
+    page = list(query.order_by(Message.taken_at.desc(), Message.id.desc()).limit(int(limit) + 1))
+    more = len(page) > int(limit)
+    page = page[:int(limit)]
+    names = _names(page)
+    return JSONResponse({"messages": [message_json(m, names) for m in page],
+                         "next_cursor": _cursor(page[-1]) if more else None})
+
+
+@endpoint
+def get_message(request: Request, user: User, body) -> Response:
+    message = _message(user, request.path_params["id"])
+    return JSONResponse(message_json(message, _names([message]), detail=True))
+
+
+@endpoint
+def create_message(request: Request, user: User, body: dict) -> Response:
+    """Record a message, with the form's rules: required fields, typed values, read-back confirmed."""
+    if not user.is_staff:
+        raise ApiError(403, {"token": _("Only the answering service's staff record messages.")})
+    errors: dict[str, str] = {}
+    call = tenant = None
+    if sid := body.get("call_sid"):
+        call = Call.get_or_none(Call.sid == str(sid))
+        if call is None:
+            errors["call_sid"] = _("No call with this CallSid.")
+        tenant = call.tenant if call else None
+    if slug := body.get("tenant"):
+        named = Tenant.by_slug(str(slug))
+        if named is None:
+            errors["tenant"] = _("No such firm.")
+        elif tenant is not None and named.id != tenant.id:
+            errors["tenant"] = _("The call named by call_sid is for another firm.")
+        tenant = tenant or named
+    elif tenant is None and "call_sid" not in errors:
+        errors["tenant"] = _("Required unless call_sid names a call of a known firm.")
+    fields, readback = body.get("fields", {}), body.get("readback", [])
+    if not isinstance(fields, dict) or not all(isinstance(v, str) for v in fields.values()):
+        errors["fields"] = _("Expected an object of field keys and text values.")
+    if not isinstance(readback, list) or not all(isinstance(k, str) for k in readback):
+        errors["readback"] = _("Expected a list of field keys.")
+    if not isinstance(body.get("urgent", False), bool):
+        errors["urgent"] = _("Expected true or false.")
+    for key in ("call_type", "category"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            errors[key] = _("Expected text.")
+    if errors:
+        raise ApiError(422, errors)
+    entry = forms.Entry(body.get("call_type"), body.get("category"), body.get("urgent", False), fields, set(readback))
+    form = forms.form_of(tenant, entry.call_type)
+    if form is not None:
+        unknown = [k for k in readback if not (f := form.field(k)) or not f.readback]
+        if unknown:
+            errors["readback"] = _("Not read-back fields of this call type: {keys}.").format(keys=", ".join(unknown))
+    clean, problems = forms.check(tenant, entry)
+    errors.update(problems)
+    if errors:
+        raise ApiError(422, errors)
+    message = service.record(tenant, clean, user, call=call, source=API)
+    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    message = _message(user, message.id)
+    return JSONResponse(message_json(message, _names([message]), detail=True), status_code=201,
+                        headers={"Location": f"/api/v1/messages/{message.id}"})
+
+
+@endpoint
+def update_message(request: Request, user: User, body: dict) -> Response:
+    """The firm (or staff) marks a message handled, with an optional note."""
+    message = _message(user, request.path_params["id"])
+    errors = {}
+    if not isinstance(body.get("handled"), bool):
+        errors["handled"] = _("Expected true or false.")
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > 2000):
+        errors["note"] = _("Expected text of at most {n} characters.").format(n=2000)
+    if errors:
+        raise ApiError(422, errors)
+    service.set_handled(message, body["handled"], user, note)
+    message = _message(user, message.id)
+    return JSONResponse(message_json(message, _names([message]), detail=True))
+
+
+async def openapi(request: Request) -> Response:
+    from .openapi import document
+
+    return JSONResponse(document(request.app.state.settings.PUBLIC_URL))
