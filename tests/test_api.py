@@ -45,6 +45,7 @@ def test_a_message_with_its_read_back_confirmed_is_created(client, law, operator
     assert data["fields"]["callback_number"] == "+819012345678" and data["urgent"] is True
     assert sorted(data["readback"]) == ["callback_number", "caller_name"]
     assert data["readback_details"]["callback_number"]["by"] == operator.email
+    assert data["readback_details"]["callback_number"]["at"].endswith("+09:00")
     assert data["taken_at"].endswith("+09:00") and data["taken_by"] == operator.email and data["handled"] is False
     assert Message.get().source == "api"
 

@@ -105,7 +105,8 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
     if message.recording_url:
         data.update(recording_url=message.recording_url, recording_seconds=message.recording_seconds)
     if detail:
-        data["readback_details"] = {k: {"by": v["by_name"], "at": v["at"]} for k, v in message.readback.items()}
+        data["readback_details"] = {k: {"by": v["by_name"], "at": _time(dt.datetime.fromisoformat(v["at"]), zone)}
+                                    for k, v in message.readback.items()}
         data["after_call_seconds"] = message.after_call_seconds
         data["history"] = [
             {"version": v.number, "edited_at": _time(v.edited_at, zone), "edited_by": v.edited_by_name or None,
