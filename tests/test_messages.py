@@ -113,6 +113,13 @@ def test_a_confirmed_message_is_saved_with_its_read_back_marks(desk, call, opera
     assert Draft.select().count() == 0  # the draft goes when the message is saved
 
 
+def test_back_on_the_call_after_saving_the_saved_message_is_shown_not_a_blank_form(desk, call):
+    desk.post(f"/console/calls/{call.id}/message", data=everything_confirmed())
+    html = desk.get(f"/console/calls/{call.id}").text
+    assert "伝言を保存しました" in html and 'id="message-form"' not in html and "山田 太郎" in html
+    assert 'id="message-form"' in desk.get(f"/console/calls/{call.id}?another=1").text
+
+
 def test_required_fields_and_typed_values_are_checked(desk, call):
     data = confirmed("caller_name", "callback_number", **{"caller_name": "", "callback_number": "12345"})
     data["field.court"] = "名古屋地裁"
@@ -128,6 +135,14 @@ def test_what_is_typed_is_kept_as_a_draft_and_comes_back_after_a_reload(desk, ca
     html = desk.get(f"/console/calls/{call.id}").text
     assert "途中まで" in html and "佐藤 花子" in html
     assert re.search(r'value="callback_number" data-confirms="f-callback_number"\s+checked', html)
+
+
+def test_an_operator_sees_their_unsaved_drafts_until_the_message_is_saved(desk, call):
+    desk.post(f"/console/calls/{call.id}/draft", data=filled())
+    console = desk.get("/console").text
+    assert "未保存の伝言" in console and f'href="/console/calls/{call.id}"' in console and "佐藤 花子" in console
+    desk.post(f"/console/calls/{call.id}/message", data=everything_confirmed())
+    assert "未保存の伝言" not in desk.get("/console").text
 
 
 def test_switching_the_call_type_keeps_what_was_typed(desk, call):

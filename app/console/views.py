@@ -16,6 +16,7 @@ from ..calls import provider
 from ..calls.models import Call, OperatorPresence
 from ..db import db, utcnow
 from ..messages import service as message_service, views as message_views
+from ..messages.models import Message
 from ..i18n import N_, _
 from ..tenants.models import Staff
 from ..web.auth import stream_user, view
@@ -38,6 +39,7 @@ def console(request: Request):
     return render(request, "console/index.html", {
         **_waiting_context(), "presence": OperatorPresence.of(user), "reasons": BREAK_REASONS,
         "my_calls": list(mine), "voice": request.app.state.settings.provider_configured,
+        "drafts": list(message_service.drafts_of(user)),
     })
 
 
@@ -99,7 +101,11 @@ def screen_pop(request: Request):
     tenant = call.tenant
     context = {"call": call, "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
                "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call))}
-    if tenant is not None:
+    saved = Message.select().where(Message.call == call).order_by(Message.id.desc()).first()
+    if saved is not None and not request.query_params.get("another"):
+        # Back on a call whose message is saved (a reload, the link in the list): show it, not a blank form.
+        context.update(message_views.detail_context(saved), saved_message=True)
+    elif tenant is not None:
         context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call)))
     return render(request, "console/call.html", context)
 

@@ -135,7 +135,7 @@ def save(request: Request):
     confirmed_at = {k: v["at"] for k, v in merged["confirmed"].items()}
     message = service.record(call.tenant, clean, user, call=call, confirmed_at=confirmed_at)
     request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
-    return render(request, "messages/_saved.html", _detail_context(message))
+    return render(request, "messages/_saved.html", detail_context(message))
 
 
 @view(roles=STAFF_ROLES)
@@ -150,7 +150,7 @@ def noise(request: Request):
     clean, errors = forms.check(call.tenant, Entry(category=category))
     message = service.record(call.tenant, clean, request.state.user, call=call)
     request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
-    return render(request, "messages/_saved.html", _detail_context(message))
+    return render(request, "messages/_saved.html", detail_context(message))
 
 
 @view(roles=STAFF_ROLES)
@@ -186,12 +186,12 @@ def _message(request: Request) -> Message:
     return message
 
 
-def _detail_context(message: Message) -> dict:
+def detail_context(message: Message) -> dict:
     tenant = message.tenant
     form = forms.form_of(tenant, message.call_type)
     return {"message": message, "firm": tenant, "form": form, "rows": _rows(message, form),
             "categories": forms.category_choices(),
-            "staff": {s.key: s for s in tenant.staff},
+            "staff_by_key": {s.key: s for s in tenant.staff},
             "versions": list(message.versions.order_by(MessageVersion.number.desc()))}
 
 
@@ -224,7 +224,7 @@ def message_list(request: Request):
 def message_detail(request: Request):
     message = _message(request)
     return render(request, "messages/detail.html", {
-        **_detail_context(message), "can_correct": request.state.user.role in CORRECTORS})
+        **detail_context(message), "can_correct": request.state.user.role in CORRECTORS})
 
 
 @view(roles=CORRECTORS)
@@ -236,7 +236,7 @@ def correct(request: Request):
     form = _form_for_message(message, data)
     entry = _entry(data, form, tenant, list(tenant.staff))
     clean, errors = forms.check(tenant, entry, enforce_readback=False)
-    context = {**_detail_context(message), "can_correct": True}
+    context = {**detail_context(message), "can_correct": True}
     if errors:
         context.update(errors=errors, values=entry.fields, note=data.get("note", ""))
         return render(request, "messages/detail.html", context, status_code=422)
