@@ -123,7 +123,8 @@ def save(request: Request):
     if call.tenant is None:
         raise HTTPException(404)
     user, data = request.state.user, request.state.form
-    form = _form_for(call, data)
+    # The fields on the screen are those of the call type they were typed under.
+    form = forms.form_of(call.tenant, data.get("typed_call_type")) or _form_for(call, data)
     staff = list(call.tenant.staff)
     entry = _entry(data, form, call.tenant, staff)
     merged = _merge(service.draft_for(user, call), entry, form)
