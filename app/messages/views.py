@@ -32,6 +32,35 @@ def _call(request: Request) -> Call:
     return call
 
 
+def _firm_call(request: Request) -> Call:
+    """A call of a known firm: a message needs one (an unknown number's call can only be escalated)."""
+    call = _call(request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    return call
+
+
+def _keep_draft(request: Request, call: Call, form: Form, chosen: Form | None = None) -> tuple[Entry, dict]:
+    """Read what the form submitted (typed under ``form``) and keep it as the operator's draft,
+    switched to the ``chosen`` call type if another one was picked."""
+    user = request.state.user
+    entry = _entry(request.state.form, form, call.tenant, list(call.tenant.staff))
+    merged = _merge(service.draft_for(user, call), entry, form)
+    if chosen is not None and chosen.key != form.key:
+        # The category follows the call type unless the operator chose one.
+        if merged["category"] == form.category:
+            merged["category"] = chosen.category
+        merged["call_type"] = chosen.key
+    merged["saved_at"] = utcnow().isoformat()
+    service.save_draft(user, call, merged)
+    return entry, merged
+
+
+def _typed_form(call: Call, data: FormData) -> Form:
+    """The call type the fields on the screen were typed under."""
+    return forms.form_of(call.tenant, data.get("typed_call_type")) or forms.form_of(call.tenant, None)
+
+
 def _entry(form_data: FormData, form: Form, tenant: Tenant, staff: list[Staff]) -> Entry:
     """What the message form submitted. A read-back box counts only for the value it was ticked for
     (the page keeps that value beside it): editing a confirmed field withdraws its confirmation."""
@@ -92,23 +121,10 @@ def _form_for(call: Call, data: FormData) -> Form:
 def draft(request: Request):
     """Called as the operator types: keep everything on the server. With ?switch=1 (another call
     type chosen) the form comes back for that type, with what was typed."""
-    call = _call(request)
-    if call.tenant is None:
-        raise HTTPException(404)
-    user, data = request.state.user, request.state.form
-    old = service.draft_for(user, call)
-    typed_form = forms.form_of(call.tenant, data.get("typed_call_type")) or forms.form_of(call.tenant, None)
-    staff = list(call.tenant.staff)
-    entry = _entry(data, typed_form, call.tenant, staff)
-    new_form = _form_for(call, data)
-    merged = _merge(old, entry, typed_form)
-    if new_form.key != typed_form.key:
-        # The category follows the call type unless the operator chose one.
-        if merged["category"] == typed_form.category:
-            merged["category"] = new_form.category
-        merged["call_type"] = new_form.key
-    merged["saved_at"] = utcnow().isoformat()
-    service.save_draft(user, call, merged)
+    call = _firm_call(request)
+    typed_form = _typed_form(call, request.state.form)
+    new_form = _form_for(call, request.state.form)
+    merged = _keep_draft(request, call, typed_form, new_form)[1]
     if new_form.key != typed_form.key or request.query_params.get("switch"):
         return _panel(request, call, merged)
     return render(request, "messages/_draft_saved.html", {
@@ -119,22 +135,14 @@ def draft(request: Request):
 def save(request: Request):
     """Save the message. Refused, with every problem named and everything typed kept, while a
     required field is empty or a read-back field is unconfirmed."""
-    call = _call(request)
-    if call.tenant is None:
-        raise HTTPException(404)
-    user, data = request.state.user, request.state.form
-    # The fields on the screen are those of the call type they were typed under.
-    form = forms.form_of(call.tenant, data.get("typed_call_type")) or _form_for(call, data)
-    staff = list(call.tenant.staff)
-    entry = _entry(data, form, call.tenant, staff)
-    merged = _merge(service.draft_for(user, call), entry, form)
-    merged["saved_at"] = utcnow().isoformat()
-    service.save_draft(user, call, merged)  # a refused save loses nothing either
+    call = _firm_call(request)
+    form = _typed_form(call, request.state.form)
+    entry, merged = _keep_draft(request, call, form)  # a refused save loses nothing either
     clean, errors = forms.check(call.tenant, entry)
     if errors:
         return _panel(request, call, merged, errors, status_code=422, form=form)
     confirmed_at = {k: v["at"] for k, v in merged["confirmed"].items()}
-    message = service.record(call.tenant, clean, user, call=call, confirmed_at=confirmed_at)
+    message = service.record(call.tenant, clean, request.state.user, call=call, confirmed_at=confirmed_at)
     request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
     return render(request, "messages/_saved.html", detail_context(message))
 
@@ -142,9 +150,7 @@ def save(request: Request):
 @view(roles=STAFF_ROLES)
 def noise(request: Request):
     """One click for a call nobody needs a message for (sales, wrong number, prank, silent, hung up)."""
-    call = _call(request)
-    if call.tenant is None:
-        raise HTTPException(404)
+    call = _firm_call(request)
     category = request.state.form.get("category")
     if category not in forms.NOISE_CATEGORIES:
         raise HTTPException(422)
