@@ -1,5 +1,5 @@
-"""Shared by the bench scripts: servers in subprocesses, throw-away databases, synthetic firms,
-signed webhook requests and a small HTTP/1.1 load client.
+"""Shared by the bench scripts: servers in subprocesses, throw-away databases and bulk loading,
+synthetic firms, signed webhook requests and a small HTTP/1.1 load client.
 
 Run as a script it serves the *bare* baseline: one Starlette route answering POST /twilio/voice
 with fixed TwiML, under the same uvicorn options as ``dengon serve``::
@@ -218,6 +218,21 @@ def start_bare(workdir: Path) -> Server:
                   env, workdir, port, "/twilio/voice")
 
 
+def run(main) -> None:
+    """Run a bench's ``main``; Ctrl-C (or SIGTERM, see ``sigterm_as_interrupt``) ends it cleanly."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr)
+        sys.exit(130)
+
+
+def add_database_url_option(parser) -> None:
+    parser.add_argument("--database-url", help="sqlite:///NEW-FILE, or a postgresql:// URL of a server and database "
+                                               "beside which a throw-away database is created and dropped "
+                                               "(default: a fresh SQLite file in a temp folder)")
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(48)
 
@@ -274,6 +289,52 @@ def throwaway_database(url: str | None, work: Path):
             cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+def bulk_insert(model, fields: list, rows: list[tuple]) -> None:
+    """Insert ``rows`` (values in ``fields``' order, as each field's ``db_value`` gives them) far
+    faster than ``insert_many``: one prepared ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
+    Rows that carry their primary key move PostgreSQL's sequence past them, so the app's own
+    inserts that follow get new ids. Call with the database bound and connected."""
+    from app import db
+
+    table = model._meta.table_name
+    columns = ", ".join(f'"{f.column_name}"' for f in fields)
+    if not db.is_postgres():
+        marks = ", ".join("?" * len(fields))
+        db.db.cursor().executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', rows)
+        return
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows([r"\N" if v is None else v for v in row] for row in rows)  # \N: NULL; "": empty text
+    buffer.seek(0)
+    cursor = db.db.cursor()
+    cursor.copy_expert(f"""COPY "{table}" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')""", buffer)
+    key = model._meta.primary_key
+    if key in fields:
+        cursor.execute(f"""SELECT setval(pg_get_serial_sequence('"{table}"', '{key.column_name}'),
+                                  (SELECT max("{key.column_name}") FROM "{table}"))""")
+
+
+def settle() -> float:
+    """After a bulk load, bring the database to the state a live one is in; returns the seconds taken.
+    The query planner gets its statistics (on PostgreSQL autovacuum gathers them, and also sets the
+    visibility map a bulk load leaves empty). A checkpoint then writes the load out, so that the
+    measurements do not share the disk with it: on PostgreSQL, checkpoints triggered by the load's
+    WAL otherwise go on writing for a minute or more."""
+    from app import db
+
+    started = time.perf_counter()
+    if db.is_postgres():
+        db.db.execute_sql("VACUUM ANALYZE")
+        db.db.execute_sql("CHECKPOINT")
+    else:
+        db.db.execute_sql("ANALYZE")
+        db.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return time.perf_counter() - started
 
 
 def release_connections() -> None:
@@ -435,15 +496,22 @@ def signed(settings, path: str, params: dict) -> tuple[bytes, dict]:
 
 
 def raw_request(settings, port: int, path: str, params: dict) -> bytes:
-    """The whole HTTP/1.1 request, ready to write to a keep-alive connection."""
+    """The whole signed webhook request, ready to write to a keep-alive connection."""
     body, headers = signed(settings, path, params)
-    head = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}", "User-Agent: TwilioProxy/1.1",
-            "Accept: */*", *(f"{k}: {v}" for k, v in headers.items()), f"Content-Length: {len(body)}", "", ""]
-    return "\r\n".join(head).encode() + body
+    return http_request(port, "POST", path, {"User-Agent": "TwilioProxy/1.1", "Accept": "*/*", **headers}, body)
+
+
+def http_request(port: int, method: str, path: str, headers: dict, body: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 request for ``HTTPConnection.request``, built before the timing starts."""
+    head = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", *(f"{k}: {v}" for k, v in headers.items())]
+    if body or method not in ("GET", "HEAD"):
+        head.append(f"Content-Length: {len(body)}")
+    return "\r\n".join([*head, "", ""]).encode() + body
 
 
 def mobile(rng: random.Random) -> str:
-    return f"+81{rng.choice('987')}0{rng.randrange(10 ** 8):08d}"
+    """A valid JP mobile number in E.164 (070/080/090 and a subscriber number not starting with 0)."""
+    return f"+81{rng.choice('987')}0{rng.randrange(10 ** 7, 10 ** 8)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -455,6 +523,17 @@ def percentile(sorted_values: list[float], p: float) -> float:
         return float("nan")
     k = max(0, min(len(sorted_values) - 1, int(-(-p * len(sorted_values) // 100)) - 1))
     return sorted_values[k]
+
+
+QUIET_CORES = 0.25  # other processes' CPU above which a measurement is called disturbed
+
+
+def machine_check(disturbed: float) -> str:
+    """The verdict on the most CPU other processes used (in cores) during any measurement."""
+    if disturbed > QUIET_CORES:
+        return (f"  machine check: WARNING — other processes used up to {disturbed:.2f} cores during a measurement "
+                f"(of {os.cpu_count()}); the figures are disturbed: run again on a quiet machine.")
+    return f"  machine check: quiet (other processes used at most {disturbed:.2f} cores during any measurement)."
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -577,9 +656,10 @@ class LoadResult:
 
 
 async def closed_loop(port: int, requests: list[bytes], concurrency: int, seconds: float,
-                      ready=None, go=None) -> LoadResult:
+                      ready=None, go=None, good=good_response) -> LoadResult:
     """``concurrency`` connections, each sending its next request as soon as the last is answered,
-    until ``requests`` are used up or ``seconds`` have passed."""
+    until ``requests`` are used up or ``seconds`` have passed. ``good(status, body)`` tells an
+    answer from an error (default: the webhook's TwiML)."""
     conns = [await HTTPConnection.open(port) for _ in range(concurrency)]
     result = LoadResult()
     it = iter(requests)
@@ -605,7 +685,7 @@ async def closed_loop(port: int, requests: list[bytes], concurrency: int, second
                 conn = await HTTPConnection.open(port)
                 continue
             result.latencies.append(time.monotonic() - t0)
-            if good_response(status, body):
+            if good(status, body):
                 result.ok += 1
             else:
                 result.errors += 1
@@ -654,9 +734,10 @@ def run_closed_loop(port: int, requests: list[bytes], concurrency: int, seconds:
             p.join(timeout=5)
 
 
-async def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 64) -> LoadResult:
+async def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 64, good=good_response) -> LoadResult:
     """Send request i at start + i/rate whatever happened to the others (open loop); latency is
-    measured from the scheduled time, so a late send or a queue in the server counts in full."""
+    measured from the scheduled time, so a late send or a queue in the server counts in full.
+    ``good(status, body)`` tells an answer from an error (default: the webhook's TwiML)."""
     loop = asyncio.get_running_loop()
     idle = [await HTTPConnection.open(port) for _ in range(pool)]  # used round-robin: none idles for long
     result = LoadResult()
@@ -681,7 +762,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 6
             return
         result.latencies.append(time.monotonic() - scheduled)
         idle.append(conn)
-        if good_response(status, body):
+        if good(status, body):
             result.ok += 1
         else:
             result.errors += 1

@@ -40,7 +40,6 @@ import _common as c  # noqa: E402
 import httpx2  # noqa: E402
 
 P99_TARGET_MS = 100.0
-QUIET_CORES = 0.25  # other processes' CPU above which a measurement is called disturbed
 MODES = ("inproc", "redis", "postgres")
 TITLES = {"inproc": "in-process events (SQLite)", "redis": "Redis pub/sub (SQLite)",
           "postgres": "PostgreSQL LISTEN/NOTIFY"}
@@ -278,7 +277,7 @@ def report(args, results: list[ModeResult]) -> None:
         notes = [f"firms loaded in {r.load_seconds:.1f} s", f"measured over {r.wall:.0f} s",
                  f"{r.list_length} calls in the list shown", f"{r.strays} unrelated list events",
                  f"other processes on the machine used {r.other_cores:.2f} cores"
-                 + (" — WARNING: disturbed, run again on a quiet machine" if r.other_cores > QUIET_CORES else "")]
+                 + (" — WARNING: disturbed, run again on a quiet machine" if r.other_cores > c.QUIET_CORES else "")]
         if r.first_error:
             notes.append(f"first error: {r.first_error}")
         print(f"  {TITLES[r.mode]}: " + "; ".join(notes))
@@ -324,8 +323,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    c.run(main)

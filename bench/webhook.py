@@ -34,7 +34,6 @@ import _common as c  # noqa: E402
 WARMUP = 300
 THROUGHPUT_RATIO_TARGET = 0.50
 P99_TARGET_MS = 25.0
-QUIET_CORES = 0.25  # other processes' CPU above which a measurement is called disturbed
 
 
 def build_requests(server, secret: str, numbers: list, count: int, rng: random.Random) -> list[bytes]:
@@ -66,9 +65,7 @@ def ms(seconds: float) -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--database-url", help="sqlite:///NEW-FILE, or a postgresql:// URL of a server and database "
-                                          "beside which a throw-away database is created and dropped "
-                                          "(default: a fresh SQLite file in a temp folder)")
+    c.add_database_url_option(p)
     p.add_argument("--firms", type=int, default=10_000, help="firms, each with 2 numbers (default 10000)")
     p.add_argument("--requests", type=int, default=20_000,
                    help="requests per server in the throughput test (default 20000; --seconds bounds it too)")
@@ -208,11 +205,7 @@ def report(args, kind: str, results: dict, recorded: dict) -> None:
               f"endpoint's {bare_c.rate:,.0f} req/s; the bare figure may be client- or CPU-bound "
               f"(this machine has {os.cpu_count()} CPUs). Try --client-procs 2.")
     disturbed = max(m.other_cores for m in (bare_mc, app_mc, bare_mo, app_mo))
-    if disturbed > QUIET_CORES:
-        print(f"  machine check: WARNING — other processes used up to {disturbed:.2f} cores during a measurement "
-              f"(of {os.cpu_count()}); the figures are disturbed: run again on a quiet machine.")
-    else:
-        print(f"  machine check: quiet (other processes used at most {disturbed:.2f} cores during any measurement).")
+    print(c.machine_check(disturbed))
     print()
     ratio_ok = app_c.rate >= THROUGHPUT_RATIO_TARGET * bare_c.rate and not app_c.errors
     p99 = c.percentile(sorted(app_o.latencies), 99) * 1000
@@ -222,8 +215,4 @@ def report(args, kind: str, results: dict, recorded: dict) -> None:
     print(f"  target: app p99 < {P99_TARGET_MS:g} ms at {args.rate:g} calls/s: {p99:.2f} ms   {c.verdict(p99_ok)}")
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr)
-        sys.exit(130)
+    c.run(main)

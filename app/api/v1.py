@@ -76,7 +76,9 @@ def _run(handler, request: Request, body) -> Response:
 
 def _visible(user: User):
     """The messages this user may see: their own firm's, or every firm's for staff."""
-    query = Message.select(Message, Tenant, Call).join(Tenant).switch(Message).join(Call, pw.JOIN.LEFT_OUTER)
+    # Only the firm's and the call's columns the JSON shows: building whole rows costs more than the query.
+    query = (Message.select(Message, Tenant.id, Tenant.slug, Tenant.timezone, Call.id, Call.sid).join(Tenant)
+             .switch(Message).join(Call, pw.JOIN.LEFT_OUTER))
     return query if user.is_staff else query.where(Message.tenant == user.tenant_id)
 
 
