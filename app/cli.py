@@ -134,6 +134,41 @@ def cmd_simulate_call(args, settings) -> None:
     print(body)
 
 
+def cmd_reports_run(args, settings) -> None:
+    """Make and send the reports due on a date; a report already made is not made (or sent) again."""
+    import datetime as dt
+
+    from .delivery import service as delivery
+    from .delivery.models import Delivery
+    from .reports import service as reports
+    from .tenants.models import Tenant
+
+    day = None
+    if args.date:
+        try:
+            day = dt.date.fromisoformat(args.date)
+        except ValueError:
+            raise CommandError(f"--date: expected YYYY-MM-DD, got {args.date!r}")
+    _bind(settings)
+    with db.db.connection_context():
+        tenant = None
+        if args.tenant and (tenant := Tenant.by_slug(args.tenant)) is None:
+            raise CommandError(f"--tenant: no firm {args.tenant!r}")
+        runs = reports.make_runs_on(settings, day, tenant)
+        ids = [d.id for d in Delivery.select(Delivery.id).where(Delivery.run.in_([r.id for r in runs]))] if runs else []
+        outcome = {}
+        for delivery_id in ids:
+            status = delivery.attempt(settings, delivery_id)
+            outcome[status] = outcome.get(status, 0) + 1
+    for run in runs:
+        print(f"{run.tenant.slug}/{run.rule_key} at {run.scheduled_at.astimezone(run.tenant.zone):%Y-%m-%d %H:%M}: "
+              f"{run.message_count} messages" + (" (empty: skipped)" if run.skipped else ""))
+    print(f"{len(runs)} reports made; deliveries: " + (", ".join(f"{n} {s}" for s, n in outcome.items()) or "none"))
+    unsent = sum(n for s, n in outcome.items() if s != "sent")
+    if unsent:
+        raise CommandError(f"{unsent} deliveries not sent (the worker retries those not failed; see /admin/deliveries)")
+
+
 def _listen_address(settings, host: str | None, port: int | None) -> tuple[str, int]:
     url = urlsplit(settings.PUBLIC_URL)
     return host or "127.0.0.1", port or url.port or (443 if url.scheme == "https" else 80)
@@ -202,6 +237,13 @@ def parser() -> argparse.ArgumentParser:
     call.add_argument("--from", dest="caller", help="the caller's number (default: withheld)")
     call.add_argument("--forwarded-from", help="the firm's own line that forwarded the call")
     call.set_defaults(func=cmd_simulate_call)
+
+    reports = sub.add_parser("reports", help="scheduled reports").add_subparsers(
+        dest="reports_command", required=True, metavar="ACTION")
+    run = reports.add_parser("run", help="send the reports due on a date that are not sent yet")
+    run.add_argument("--date", help="a local date YYYY-MM-DD (default: each firm's today)")
+    run.add_argument("--tenant", help="only this firm (its slug)")
+    run.set_defaults(func=cmd_reports_run)
 
     tokens = sub.add_parser("tokens", help="manage API tokens").add_subparsers(
         dest="tokens_command", required=True, metavar="ACTION")

@@ -75,6 +75,7 @@ routes = [
     Route("/twilio/queue-exit", webhooks.webhook(webhooks.queue_exit), methods=POST),
     Route("/twilio/status", webhooks.webhook(webhooks.status), methods=POST),
     Route("/twilio/voicemail", webhooks.webhook(webhooks.voicemail), methods=POST),
+    Route("/twilio/sms-status", webhooks.webhook(webhooks.sms_status), methods=POST),
 
     Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),
 ]

@@ -4,7 +4,9 @@ from .accounts.models import ApiToken, LoginAttempt, Session, User
 from .audit import AuditEntry
 from .calls.models import Call, OperatorPresence
 from .calls.provider import ProviderKey
+from .delivery.models import Delivery
 from .messages.models import Draft, Escalation, Message, MessageVersion
+from .reports.models import ReportRun
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -12,5 +14,5 @@ from .tenants.models import (
 MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
-    ProviderKey, Message, MessageVersion, Draft, Escalation,
+    ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery,
 ]

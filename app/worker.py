@@ -1,6 +1,7 @@
 """The background worker (huey): Redis when REDIS_URL is set, otherwise a SQLite queue file.
 
-Scheduled reports and notifications arrive in step 4; today it keeps the database tidy.
+Every minute it makes the scheduled reports that are due and sends (or retries) deliveries;
+it also keeps the database tidy.
 Stopping it (SIGTERM, Ctrl-C) lets running tasks finish; queued tasks stay in the queue.
 """
 
@@ -41,6 +42,20 @@ def purge_expired() -> None:
         sessions = Session.delete().where(Session.expires_at < db.utcnow()).execute()
         attempts = LoginAttempt.delete().where(LoginAttempt.at < db.utcnow() - dt.timedelta(days=1)).execute()
     log.info("purged %d expired sessions and %d old log-in attempts", sessions, attempts)
+
+
+@huey.periodic_task(crontab())  # every minute
+def dispatch() -> None:
+    """Make the reports whose time has come, and send (or retry) every delivery that is due."""
+    from .delivery import service as delivery
+    from .reports import service as reports
+
+    settings = settings_module.load()
+    with db.db.connection_context():
+        runs = reports.make_due_runs(settings)
+        outcome = delivery.send_due(settings)
+    if runs or outcome:
+        log.info("dispatch: %d reports made; deliveries %s", len(runs), outcome or "none due")
 
 
 class _Consumer(Consumer):

@@ -197,3 +197,13 @@ def server(environ, demo_logins, tmp_path):
     server = Server(environ, tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def inbox():
+    """A real SMTP server on loopback; point SMTP_URL at ``inbox.url``."""
+    from .mail import Inbox
+
+    server = Inbox().start()
+    yield server
+    server.stop()

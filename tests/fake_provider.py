@@ -28,6 +28,7 @@ class FakeProvider:
         app = Starlette(routes=[
             Route("/2010-04-01/Accounts/{account}/Keys.json", self.keys, methods=["POST"]),
             Route("/2010-04-01/Accounts/{account}/Calls/{call}.json", self.update_call, methods=["POST"]),
+            Route("/2010-04-01/Accounts/{account}/Messages.json", self.create_message, methods=["POST"]),
         ])
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -62,3 +63,11 @@ class FakeProvider:
             return refused
         return JSONResponse({"sid": request.path_params["call"], "account_sid": request.path_params["account"],
                              "status": "in-progress"})
+
+    async def create_message(self, request: Request):
+        if refused := await self._record(request):
+            return refused
+        form = await request.form()
+        return JSONResponse({"sid": "SM" + secrets.token_hex(16), "account_sid": request.path_params["account"],
+                             "to": form.get("To"), "body": form.get("Body"), "status": "queued",
+                             "num_segments": "1"}, status_code=201)

@@ -19,10 +19,12 @@ def catalogue():
 
 def extracted_ids() -> set[str]:
     ids = set()
-    for sub, method in (("app", "python"), ("templates", "jinja2")):
-        options = {"**.html": {"extensions": "jinja2.ext.i18n"}} if method == "jinja2" else {}
+    sources = (("app", "**.py", "python"), ("templates", "**.html", "jinja2"),
+               ("reports", "**.html", "jinja2"), ("reports", "**.txt", "jinja2"))
+    for sub, pattern, method in sources:
+        options = {pattern: {"extensions": "jinja2.ext.i18n"}} if method == "jinja2" else {}
         for _file, _line, message, _comments, _context in extract_from_dir(
-                ROOT / sub, [("**.py" if method == "python" else "**.html", method)],
+                ROOT / sub, [(pattern, method)],
                 keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}, options_map=options):
             ids.add(message[0] if isinstance(message, tuple) else message)
     return ids

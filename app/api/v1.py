@@ -243,7 +243,7 @@ def create_message(request: Request, user: User, body: dict) -> Response:
     if errors:
         raise ApiError(422, errors)
     message = service.record(tenant, clean, user, call=call, source=API)
-    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    service.announce(request.app, message)
     message = _message(user, message.id)
     return JSONResponse(message_json(message, _names([message]), detail=True), status_code=201,
                         headers={"Location": f"/api/v1/messages/{message.id}"})

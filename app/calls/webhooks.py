@@ -99,10 +99,10 @@ def _run(handler, request, params):
         return handler(request, params)
 
 
-def _publish(request: Request, data: dict, topic: str = "calls") -> None:
+def _publish(request: Request, data: dict) -> None:
     # A caller must be answered even if the live board cannot be told: log, don't fail.
     try:
-        request.app.state.events.publish(topic, data)
+        request.app.state.events.publish("calls", data)
     except Exception:
         log.exception("could not publish %s", data)
 
@@ -211,13 +211,21 @@ def voicemail(request: Request, params: dict):
         duration = params.get("RecordingDuration", "")
         call.record_voicemail(params["RecordingUrl"], int(duration) if duration.isdigit() else None)
         if (message := message_service.from_voicemail(Call.get_by_id(call.id))) is not None:
-            _publish(request, {"event": "saved", "message": message.id}, topic="messages")
+            message_service.announce(request.app, message)
     response = VoiceResponse()
     if call is not None and call.tenant:
         with i18n.use_locale(call.tenant.language):
             response.say(_("Thank you. We will pass on your message."), language=SAY_LANGUAGE[call.tenant.language])
     response.hangup()
     return response
+
+
+def sms_status(request: Request, params: dict):
+    """A delivery receipt for an SMS a report or notification sent."""
+    from ..delivery import service as delivery
+
+    delivery.receipt(params.get("MessageSid", ""), params.get("MessageStatus", ""), params.get("ErrorCode", ""))
+    return Response(status_code=204)
 
 
 def _bad_request(field: str) -> Response:

@@ -180,6 +180,18 @@ def check(tenant: Tenant, entry: Entry, *, enforce_readback: bool = True) -> tup
     return Clean(form, category, bool(entry.urgent), fields, readback, labels), {}
 
 
+def rows_of(message, form: Form | None) -> list[dict]:
+    """A saved message's fields as shown (screens, reports): the call type's labels, a firm-specific
+    field's label as it was when taken, each with its read-back mark."""
+    rows = []
+    for key, value in message.fields.items():
+        f = form.field(key) if form else None
+        title = f.title if f else message.labels.get(key) or (_(FIELD_LABELS[key]) if key in FIELD_LABELS else key)
+        rows.append({"key": key, "title": title, "value": value, "type": f.type if f else STANDARD_TYPES.get(key, "text"),
+                     "readback": message.readback.get(key)})
+    return rows
+
+
 def category_choices() -> list[tuple[str, str]]:
     return [(key, _(CATEGORY_LABELS[key])) for key in CATEGORIES]
 

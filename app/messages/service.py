@@ -45,6 +45,16 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
     return message
 
 
+def announce(app, message: Message) -> None:
+    """After a message is saved: its immediate notifications go out at once (the worker retries
+    what fails), and the live screens hear of it."""
+    from ..delivery import service as delivery
+
+    if ids := delivery.notify(message):
+        delivery.send_soon(app.state.settings, ids)
+    app.state.events.publish("messages", {"event": "saved", "message": message.id})
+
+
 def correct(message: Message, clean: forms.Clean, user: User, note: str = "") -> bool:
     """A supervisor's correction: a new version with who, when and what changed. A read-back field
     whose value changes loses its mark: the caller never heard the new value. Returns whether

@@ -13,7 +13,6 @@ from ..accounts.models import ADMIN, STAFF_ROLES, SUPERVISOR
 from ..calls.models import Call
 from ..db import utcnow
 from ..i18n import _
-from ..tenants.labels import FIELD_LABELS
 from ..tenants.models import CATEGORIES, Staff, Tenant
 from ..web.auth import view
 from ..web.templates import render
@@ -143,7 +142,7 @@ def save(request: Request):
         return _panel(request, call, merged, errors, status_code=422, form=form)
     confirmed_at = {k: v["at"] for k, v in merged["confirmed"].items()}
     message = service.record(call.tenant, clean, request.state.user, call=call, confirmed_at=confirmed_at)
-    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    service.announce(request.app, message)
     return render(request, "messages/_saved.html", detail_context(message))
 
 
@@ -156,7 +155,7 @@ def noise(request: Request):
         raise HTTPException(422)
     clean, errors = forms.check(call.tenant, Entry(category=category))
     message = service.record(call.tenant, clean, request.state.user, call=call)
-    request.app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    service.announce(request.app, message)
     return render(request, "messages/_saved.html", detail_context(message))
 
 
@@ -196,21 +195,10 @@ def _message(request: Request) -> Message:
 def detail_context(message: Message) -> dict:
     tenant = message.tenant
     form = forms.form_of(tenant, message.call_type)
-    return {"message": message, "firm": tenant, "form": form, "rows": _rows(message, form),
+    return {"message": message, "firm": tenant, "form": form, "rows": forms.rows_of(message, form),
             "categories": forms.category_choices(),
             "staff_by_key": {s.key: s for s in tenant.staff},
             "versions": list(message.versions.order_by(MessageVersion.number.desc()))}
-
-
-def _rows(message: Message, form: Form | None) -> list[dict]:
-    """The message's fields as shown: the call type's labels, firm-specific labels as they were."""
-    rows = []
-    for key, value in message.fields.items():
-        f = form.field(key) if form else None
-        title = f.title if f else message.labels.get(key) or (_(FIELD_LABELS[key]) if key in FIELD_LABELS else key)
-        rows.append({"key": key, "title": title, "value": value, "type": f.type if f else "text",
-                     "readback": message.readback.get(key)})
-    return rows
 
 
 @view(roles=STAFF_ROLES)

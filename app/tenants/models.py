@@ -150,6 +150,7 @@ class ReportRule(BaseModel):
     urgent_only = pw.BooleanField(default=False)
     when_empty = pw.CharField(max_length=8, default="notice")
     position = pw.IntegerField(default=0)
+    created_at = UTCDateTimeField(default=utcnow)  # no report is owed for times before the rule existed
 
     class Meta:
         indexes = ((("tenant", "key"), True),)

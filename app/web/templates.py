@@ -48,13 +48,17 @@ def _environment() -> jinja2.Environment:
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
     env.globals["labels"] = labels
     env.filters["markdown"] = markdown
-    env.filters["phone"] = lambda number, region="JP": phones.display(number, region) if number else ""
-    env.filters["localtime"] = _localtime
+    env.filters["phone"] = phone
+    env.filters["localtime"] = localtime
     env.filters["read_aloud"] = phones.read_aloud
     return env
 
 
-def _localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") -> str:
+def phone(number: str | None, region: str = "JP") -> str:
+    return phones.display(number, region) if number else ""
+
+
+def localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") -> str:
     from zoneinfo import ZoneInfo
 
     if isinstance(value, str):  # an ISO time kept in JSON (drafts, read-back marks)

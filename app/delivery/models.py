@@ -1,0 +1,36 @@
+"""Deliveries: every e-mail, SMS and fax, recorded before it is sent and holding its outcome after."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..db import BaseModel, UTCDateTimeField, utcnow
+from ..messages.models import Message
+from ..reports.models import ReportRun
+from ..tenants.models import Tenant
+
+# pending → sending → sent (→ delivered, for SMS with a receipt)
+#                   → retry → sending …      (a transient failure, after a back-off)
+#                   → failed                 (permanent, or too many attempts: shown to staff)
+PENDING, SENDING, SENT, DELIVERED, RETRY, FAILED = "pending", "sending", "sent", "delivered", "retry", "failed"
+
+
+class Delivery(BaseModel):
+    tenant = pw.ForeignKeyField(Tenant, backref="deliveries", on_delete="CASCADE")
+    run = pw.ForeignKeyField(ReportRun, backref="deliveries", null=True, on_delete="CASCADE")  # a report
+    message = pw.ForeignKeyField(Message, backref="deliveries", null=True, on_delete="CASCADE")  # a notification
+    channel = pw.CharField(max_length=8)
+    recipient = pw.CharField(max_length=254)  # e-mail address, or E.164 number for sms and fax
+    status = pw.CharField(max_length=12, default=PENDING, index=True)
+    attempts = pw.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow, index=True)
+    claimed_at = UTCDateTimeField(null=True)
+    last_error = pw.TextField(default="")
+    provider_ref = pw.CharField(max_length=300, default="")  # SMS SID, Message-ID or outbox file
+    segments = pw.IntegerField(null=True)  # SMS
+    created_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        # Once per report run (or message), channel and recipient.
+        indexes = ((("run", "channel", "recipient"), True), (("message", "channel", "recipient"), True))

@@ -1,0 +1,184 @@
+"""Deliveries: made once per report run (or message), channel and recipient; claimed by one worker
+at a time; sent; retried with back-off while the failure is transient; failed, visible to staff,
+when it is permanent or keeps failing. Staff can send a failed one again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+
+from .. import phones
+from ..db import db, utcnow
+from ..messages.models import Message
+from ..reports import render
+from ..reports.models import ReportRun
+from ..tenants.config import STAFF_CONTACT
+from ..tenants.models import NotifyRule, Recipient, Staff, Tenant
+from . import channels
+from .models import DELIVERED, FAILED, PENDING, RETRY, SENDING, SENT, Delivery
+
+log = logging.getLogger("dengon.delivery")
+
+MAX_ATTEMPTS = 8
+# 1, 2, 4 … minutes, at most an hour apart: about four hours of trying before giving up.
+BACKOFF_FIRST, BACKOFF_MAX = dt.timedelta(minutes=1), dt.timedelta(hours=1)
+# A worker that died mid-send leaves its claim; after this long another may take it over.
+CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+
+
+def addresses(recipient: Recipient, staff: dict[str, Staff]) -> list[str]:
+    """Where one `deliver` entry sends: its own addresses, and the chosen staff's contact for the channel."""
+    found = list(recipient.to)
+    for key in recipient.to_staff:
+        person = staff.get(key)
+        contact = getattr(person, STAFF_CONTACT[recipient.channel], "") if person else ""
+        if contact and contact not in found:
+            found.append(contact)
+    return found
+
+
+def targets(recipients, tenant: Tenant) -> list[tuple[str, str]]:
+    staff = {s.key: s for s in tenant.staff}
+    pairs = []
+    for recipient in recipients:
+        for address in addresses(recipient, staff):
+            if (recipient.channel, address) not in pairs:
+                pairs.append((recipient.channel, address))
+    return pairs
+
+
+def create(tenant: Tenant, pairs: list[tuple[str, str]], due: dt.datetime, **owner) -> None:
+    """Record the deliveries, due from ``due``, before anything is sent (one per owner, channel and
+    recipient: making them twice makes nothing new)."""
+    if pairs:
+        Delivery.insert_many([{"tenant": tenant, "channel": channel, "recipient": to, "next_attempt_at": due, **owner}
+                              for channel, to in pairs]).on_conflict_ignore().execute()
+
+
+def notify(message: Message) -> list[int]:
+    """The firm's immediate-notification rules that match a saved message: their deliveries' ids."""
+    tenant = message.tenant
+    rules = [r for r in tenant.notify_rules.order_by(NotifyRule.position)
+             if (not r.urgent or message.urgent) and (not r.categories or message.category in r.categories)]
+    if not rules:
+        return []
+    recipients = Recipient.select().where(Recipient.notify.in_([r.id for r in rules])).order_by(Recipient.position)
+    create(tenant, targets(recipients, tenant), message.taken_at, message=message)
+    return [d.id for d in Delivery.select(Delivery.id).where(Delivery.message == message)]
+
+
+def claim(delivery_id: int, now: dt.datetime | None = None) -> Delivery | None:
+    """Take a due delivery for sending; None when another worker has it or it is not due."""
+    now = now or utcnow()
+    taken = Delivery.update(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1).where(
+        (Delivery.id == delivery_id) & (
+            (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
+            | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))).execute()
+    return Delivery.get_by_id(delivery_id) if taken else None
+
+
+def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
+    key = f"delivery-{delivery.id}"
+    to = delivery.recipient
+    if delivery.channel == "fax":  # dialled as the firm dials: 03-1234-5679 at home, +1 … abroad
+        to = phones.display(to, delivery.tenant.region)
+    if delivery.run_id is not None:
+        run = delivery.run
+        stamp = run.scheduled_at.astimezone(delivery.tenant.zone).strftime("%Y%m%d-%H%M")
+        return channels.Outgoing(delivery.channel, to, run.subject,
+                                 run.sms if delivery.channel == "sms" else run.text, run.html, run.pdf,
+                                 f"{delivery.tenant.slug}-{run.rule_key}-{stamp}.pdf", key)
+    rendered = render.notification(settings, delivery.message, delivery.channel)
+    return channels.Outgoing(delivery.channel, to, rendered.subject,
+                             rendered.sms if delivery.channel == "sms" else rendered.text, rendered.html,
+                             rendered.pdf, f"{delivery.tenant.slug}-message-{delivery.message_id}.pdf", key)
+
+
+def attempt(settings, delivery_id: int, now: dt.datetime | None = None) -> str | None:
+    """Claim and send one delivery; returns its new status (None: not ours to send now)."""
+    now = now or utcnow()
+    delivery = claim(delivery_id, now)
+    if delivery is None:
+        return None
+    try:
+        out = outgoing(settings, delivery)
+        reference = channels.send(settings, out)
+    except channels.Permanent as exc:
+        return _fail(delivery, str(exc))
+    except channels.Transient as exc:
+        if delivery.attempts >= MAX_ATTEMPTS:
+            return _fail(delivery, f"{exc} (gave up after {delivery.attempts} attempts)")
+        wait = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (delivery.attempts - 1))
+        Delivery.update(status=RETRY, last_error=str(exc), next_attempt_at=now + wait).where(
+            Delivery.id == delivery.id).execute()
+        log.warning("delivery %s (%s to %s) will be retried in %s: %s", delivery.id, delivery.channel,
+                    delivery.recipient, wait, exc)
+        return RETRY
+    except Exception as exc:  # a bug must not leave the delivery claimed and silent
+        log.exception("delivery %s failed unexpectedly", delivery.id)
+        return _fail(delivery, f"internal error: {exc}")
+    Delivery.update(status=SENT, sent_at=utcnow(), last_error="", provider_ref=reference,
+                    segments=channels.sms_segments(out.text) if delivery.channel == "sms" else None).where(
+        Delivery.id == delivery.id).execute()
+    return SENT
+
+
+def _fail(delivery: Delivery, error: str) -> str:
+    Delivery.update(status=FAILED, last_error=error).where(Delivery.id == delivery.id).execute()
+    log.error("delivery %s (%s to %s) failed: %s", delivery.id, delivery.channel, delivery.recipient, error)
+    return FAILED
+
+
+def send_soon(settings, ids: list[int]) -> None:
+    """Send these now, beside the request that made them; what this misses (the process stops,
+    the server is down) the worker's dispatcher sends or retries."""
+    def work():
+        with db.connection_context():
+            for delivery_id in ids:
+                attempt(settings, delivery_id)
+
+    threading.Thread(target=work, name="dengon-send", daemon=True).start()
+
+
+def due(now: dt.datetime | None = None, limit: int = 200) -> list[int]:
+    now = now or utcnow()
+    return [d.id for d in Delivery.select(Delivery.id).where(
+        (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
+        | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))
+        .order_by(Delivery.next_attempt_at).limit(limit)]
+
+
+def send_due(settings, now: dt.datetime | None = None) -> dict[str, int]:
+    """Send every delivery that is due; returns how many ended in each status."""
+    outcome: dict[str, int] = {}
+    for delivery_id in due(now):
+        status = attempt(settings, delivery_id, now)
+        if status:
+            outcome[status] = outcome.get(status, 0) + 1
+    return outcome
+
+
+def resend(delivery: Delivery) -> None:
+    """Staff send a failed delivery again: a fresh round of attempts."""
+    Delivery.update(status=PENDING, attempts=0, next_attempt_at=utcnow(), last_error="").where(
+        (Delivery.id == delivery.id) & (Delivery.status == FAILED)).execute()
+
+
+def receipt(sid: str, status: str, error_code: str = "") -> bool:
+    """The provider's SMS delivery receipt; returns whether a delivery had this SID."""
+    if status == "delivered":
+        values = {"status": DELIVERED}
+    elif status in ("undelivered", "failed"):
+        values = {"status": FAILED, "last_error": f"the provider reports the SMS {status} (error {error_code or '?'})"}
+    else:
+        return Delivery.select().where(Delivery.provider_ref == sid).exists()
+    return Delivery.update(**values).where(
+        (Delivery.provider_ref == sid) & (Delivery.channel == "sms")).execute() > 0
+
+
+def run_created(run: ReportRun) -> None:
+    """A report's run exists: record its deliveries (kept with it in one transaction by the caller)."""
+    recipients = Recipient.select().where(Recipient.report == run.rule_id).order_by(Recipient.position)
+    create(run.tenant, targets(recipients, run.tenant), run.scheduled_at, run=run)
+

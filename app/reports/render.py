@@ -1,0 +1,113 @@
+"""What a firm receives: a report (e-mail with HTML and text parts, SMS, fax PDF) or an immediate
+notification, rendered from the templates under reports/ — a firm's own folder
+(tenants/<slug>/templates/) is looked in first — in the firm's language."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jinja2
+
+from .. import i18n
+from ..messages import forms
+from ..messages.models import Message
+from ..settings import PROJECT_ROOT
+from ..tenants import labels
+from ..tenants.models import ReportRule, Staff, Tenant
+from ..web.templates import localtime, phone
+
+REPORTS_DIR = PROJECT_ROOT / "reports"
+TENANTS_DIR = PROJECT_ROOT / "tenants"
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str = ""
+    sms: str = ""
+    pdf: bytes | None = None
+
+
+@lru_cache(maxsize=256)
+def environment(slug: str) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(TENANTS_DIR / slug / "templates"),
+                                    jinja2.FileSystemLoader(REPORTS_DIR)]),
+        autoescape=jinja2.select_autoescape(["html"], default=False),
+        extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        auto_reload=False,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals["labels"] = labels
+    env.filters["phone"] = phone
+    env.filters["localtime"] = localtime
+    return env
+
+
+def covered(tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime) -> list[Message]:
+    """The messages of the report's period that its filters let through: urgent first, then by time."""
+    query = Message.select().where((Message.tenant == tenant) & (Message.taken_at > start) & (Message.taken_at <= end))
+    if rule.include_categories:
+        query = query.where(Message.category.in_(rule.include_categories))
+    if rule.exclude_categories:
+        query = query.where(Message.category.not_in(rule.exclude_categories))
+    if rule.urgent_only:
+        query = query.where(Message.urgent == True)  # noqa: E712
+    messages = list(query.order_by(Message.taken_at, Message.id))
+    if rule.only_for_staff:
+        messages = [m for m in messages if m.fields.get("for_staff") in rule.only_for_staff]
+    return sorted(messages, key=lambda m: not m.urgent)
+
+
+def _context(tenant: Tenant, messages: list[Message], base_url: str) -> dict:
+    staff = {s.key: s for s in tenant.staff.order_by(Staff.position)}
+    call_types = {f.key: f for f in forms.forms_of(tenant)}
+    items = [{"message": m, "rows": forms.rows_of(m, call_types.get(m.call_type))} for m in messages]
+    counts = Counter(m.category for m in messages)
+    return {"firm": tenant, "items": items, "staff_by_key": staff, "count": len(messages),
+            "urgent_count": sum(m.urgent for m in messages),
+            "counts": [(labels.CATEGORY_LABELS[c], n) for c, n in sorted(counts.items(), key=lambda kv: -kv[1])],
+            "link": f"{base_url}/portal", "zone": tenant.timezone}
+
+
+def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
+           messages: list[Message], channels: set[str]) -> Rendered:
+    """Every form of one report the firm's channels need."""
+    env = environment(tenant.slug)
+    context = {**_context(tenant, messages, settings.PUBLIC_URL), "rule": rule, "start": start, "end": end}
+    with i18n.use_locale(tenant.language):
+        subject = env.get_template("subject.txt").render(context).strip()
+        rendered = Rendered(subject, env.get_template("email.txt").render(context),
+                            env.get_template("email.html").render(context))
+        if "sms" in channels:
+            rendered.sms = env.get_template("sms.txt").render(context).strip()
+        if "fax" in channels:
+            rendered.pdf = pdf(env.get_template("fax.html").render(context))
+    return rendered
+
+
+def notification(settings, message: Message, channel: str) -> Rendered:
+    """An immediate notice of one message: e-mail, SMS, or a one-page fax."""
+    tenant = message.tenant
+    env = environment(tenant.slug)
+    context = _context(tenant, [message], settings.PUBLIC_URL)
+    with i18n.use_locale(tenant.language):
+        subject = env.get_template("notify_subject.txt").render(context).strip()
+        if channel == "sms":
+            return Rendered(subject, "", sms=env.get_template("notify_sms.txt").render(context).strip())
+        rendered = Rendered(subject, env.get_template("notify_email.txt").render(context),
+                            env.get_template("notify_email.html").render(context))
+        if channel == "fax":
+            rendered.pdf = pdf(env.get_template("fax.html").render({**context, "notice": True, "rule": None,
+                                                                     "start": None, "end": message.taken_at}))
+    return rendered
+
+
+def pdf(html: str) -> bytes:
+    import weasyprint
+
+    return weasyprint.HTML(string=html, base_url=str(REPORTS_DIR)).write_pdf()

@@ -1,0 +1,76 @@
+"""Making report runs: every scheduled time that has come gets exactly one run, rendered and archived,
+with its deliveries recorded in the same transaction. Sending is the deliveries' business."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import peewee as pw
+
+from ..db import db, utcnow
+from ..delivery import service as delivery
+from ..tenants.models import Recipient, ReportRule, Tenant
+from . import render, schedule
+from .models import ReportRun
+
+log = logging.getLogger("dengon.reports")
+
+# After downtime the worker makes the runs it missed, each for its own period, this far back.
+CATCH_UP = dt.timedelta(days=3)
+
+
+def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> ReportRun | None:
+    """The run of ``rule`` at ``at``, with its deliveries; None when it exists already."""
+    exists = ReportRun.select().where((ReportRun.tenant == tenant) & (ReportRun.rule_key == rule.key)
+                                      & (ReportRun.scheduled_at == at)).exists()
+    if exists:
+        return None
+    start = schedule.previous_time(rule, tenant, at)
+    messages = render.covered(tenant, rule, start, at)
+    skipped = not messages and rule.when_empty == "skip"
+    values = {"tenant": tenant, "rule": rule, "rule_key": rule.key, "scheduled_at": at, "period_start": start,
+              "message_count": len(messages), "skipped": skipped}
+    if not skipped:
+        channels = {r.channel for r in Recipient.select(Recipient.channel).where(Recipient.report == rule)}
+        rendered = render.report(settings, tenant, rule, start, at, messages, channels)
+        values.update(subject=rendered.subject, text=rendered.text, html=rendered.html, sms=rendered.sms,
+                      pdf=rendered.pdf)
+    try:
+        with db.atomic():
+            run = ReportRun.create(**values)
+            if not skipped:
+                delivery.run_created(run)
+    except pw.IntegrityError:  # another worker (or `dengon reports run`) made it meanwhile
+        return None
+    log.info("report %s/%s at %s: %d messages%s", tenant.slug, rule.key, at.isoformat(), len(messages),
+             " (empty: skipped)" if skipped else "")
+    return run
+
+
+def make_due_runs(settings, now: dt.datetime | None = None) -> list[ReportRun]:
+    """Every run whose time has come (within the catch-up window, not before its rule existed)."""
+    now = now or utcnow()
+    made = []
+    for rule in ReportRule.select(ReportRule, Tenant).join(Tenant):
+        since = max(now - CATCH_UP, rule.created_at)
+        for at in schedule.times_between(rule, rule.tenant, since, now):
+            if run := make_run(settings, rule.tenant, rule, at):
+                made.append(run)
+    return made
+
+
+def make_runs_on(settings, day: dt.date | None, tenant: Tenant | None = None,
+                 now: dt.datetime | None = None) -> list[ReportRun]:
+    """`dengon reports run`: the runs of a local date (each firm's today by default) that are due."""
+    now = now or utcnow()
+    query = ReportRule.select(ReportRule, Tenant).join(Tenant)
+    if tenant is not None:
+        query = query.where(ReportRule.tenant == tenant)
+    made = []
+    for rule in query:
+        local_day = day or now.astimezone(rule.tenant.zone).date()
+        for at in schedule.times_on_date(rule, rule.tenant, local_day):
+            if at <= now and (run := make_run(settings, rule.tenant, rule, at)):
+                made.append(run)
+    return made
