@@ -17,6 +17,7 @@ from .api import v1 as api
 from .admin import views as admin
 from .calls import webhooks
 from .console import views as console
+from .delivery import views as deliveries
 from .messages import views as messages
 from .portal import views as portal
 from .settings import PROJECT_ROOT, Settings
@@ -57,10 +58,16 @@ routes = [
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
     Route("/firms/{slug}/export.toml", firms.export, methods=GET),
+    Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
+    Route("/firms/{slug}/reports/{id:int}.{kind}", deliveries.archived, methods=GET),
 
     Route("/admin", admin.dashboard, methods=GET),
     Route("/admin/users", admin.users, methods=GET),
     Route("/admin/audit", admin.audit, methods=GET),
+    Route("/admin/deliveries", deliveries.deliveries, methods=GET),
+    Route("/admin/deliveries/{id:int}/resend", deliveries.resend, methods=POST),
+    Route("/admin/outbox", deliveries.outbox, methods=GET),
+    Route("/admin/outbox/{channel}/{name}", deliveries.outbox_file, methods=GET),
 
     Route("/api/v1/messages", api.list_messages, methods=GET),
     Route("/api/v1/messages", api.create_message, methods=POST),

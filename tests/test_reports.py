@@ -2,6 +2,7 @@
 e-mail (a real SMTP server on loopback), fax (a PDF read back) and SMS (the provider's seam)."""
 
 import datetime as dt
+import re
 import subprocess
 import threading
 import time
@@ -17,7 +18,7 @@ from app.reports.models import ReportRun
 from app.tenants import store
 from app.tenants.models import ReportRule
 
-from .conftest import minimal_config
+from .conftest import csrf_token, minimal_config
 
 JST = dt.timezone(dt.timedelta(hours=9))
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri"]
@@ -295,3 +296,90 @@ def test_a_saved_urgent_message_is_notified_at_once_and_a_normal_one_is_not(data
     while Delivery.get().status != "sent" and time.monotonic() < deadline:
         time.sleep(0.02)
     assert Delivery.get().status == "sent"
+
+
+def test_every_report_is_archived_for_staff_and_for_its_own_firm_only(law, settings, client, alice, charlie, operator):
+    from .conftest import log_in
+
+    take(law, jst(2026, 11, 20, 10), body="契約書の件")
+    (run,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    other = store.import_config(law_config())  # the same report for another firm
+    log_in(client, operator)
+    listing = client.get("/firms/law/reports").text
+    assert f"/firms/law/reports/{run.id}.pdf" in listing
+    pdf = client.get(f"/firms/law/reports/{run.id}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    page = client.get(f"/firms/law/reports/{run.id}.html")
+    assert "契約書の件" in page.text and "sandbox" in page.headers["content-security-policy"]
+    assert "契約書の件" in client.get(f"/firms/law/reports/{run.id}.txt").text
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/firms/law")})
+    log_in(client, charlie)  # a client of another firm
+    for path in ("/firms/law/reports", f"/firms/law/reports/{run.id}.pdf", f"/firms/law/reports/{run.id}.html",
+                 f"/firms/{charlie.tenant.slug}/reports/{run.id}.pdf"):
+        assert client.get(path).status_code == 404, path
+    assert client.get(f"/firms/{charlie.tenant.slug}/reports").status_code == 200
+    assert other.slug == "law"
+
+
+def test_staff_see_failing_deliveries_with_the_error_and_can_send_again(law, settings, client, inbox, supervisor,
+                                                                         alice):
+    from .conftest import log_in
+
+    inbox.refuse["office@law.example.jp"] = "550 5.1.1 no such mailbox"
+    live = settings.replace(SMTP_URL=inbox.url)
+    reports.make_due_runs(live, now=jst(2026, 11, 20, 18, 1))
+    delivery.send_due(live, now=jst(2026, 11, 20, 18, 2))
+    failed = Delivery.get(Delivery.channel == "email")
+    log_in(client, alice)
+    assert client.get("/admin/deliveries").status_code == 404  # not for clients
+    assert client.post(f"/admin/deliveries/{failed.id}/resend",
+                       data={"csrf_token": csrf_token(client, "/portal")}).status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/portal")})
+    log_in(client, supervisor)
+    page = client.get("/admin/deliveries").text
+    assert "office@law.example.jp" in page and "550 5.1.1 no such mailbox" in page and "失敗" in page
+    assert "0312345679" not in page  # the fax went out (outbox): not failing
+    del inbox.refuse["office@law.example.jp"]
+    from starlette.testclient import TestClient
+
+    from app.main import create_app
+    with TestClient(create_app(live)) as staff:
+        log_in(staff, supervisor)
+        response = staff.post(f"/admin/deliveries/{failed.id}/resend",
+                              data={"csrf_token": csrf_token(staff, "/admin/deliveries")}, follow_redirects=False)
+        assert response.status_code == 303
+        inbox.wait_for(1)
+
+
+def test_staff_read_the_outbox(law, settings, client, operator, alice):
+    from .conftest import log_in
+
+    reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    delivery.send_due(settings, now=jst(2026, 11, 20, 18, 2))
+    log_in(client, operator)
+    listing = client.get("/admin/outbox").text
+    (eml,) = re.findall(r'href="(/admin/outbox/email/[^"]+\.eml)"', listing)
+    assert "office@law.example.jp" in client.get(eml).text
+    (pdf,) = re.findall(r'href="(/admin/outbox/fax/[^"]+\.pdf)"', listing)
+    assert client.get(pdf).headers["content-type"] == "application/pdf"
+    assert client.get("/admin/outbox/email/..%2F..%2Fsecret_key").status_code == 404
+    assert client.get("/admin/outbox/other/x.eml").status_code == 404
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/admin/outbox")})
+    log_in(client, alice)
+    assert client.get("/admin/outbox").status_code == 404 and client.get(eml).status_code == 404
+
+
+def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, environ, inbox, monkeypatch):
+    from app import worker
+    from app.db import utcnow
+
+    for key, value in {**environ, "SMTP_URL": inbox.url}.items():
+        monkeypatch.setenv(key, value)
+    store.import_config(minimal_config("daily", "03-5555-3000", reports=[
+        {"key": "morning", "at": ["00:00"], "deliver": [{"channel": "email", "to": ["desk@daily.example"]}]}]))
+    ReportRule.update(created_at=utcnow() - dt.timedelta(days=2)).execute()
+    worker.dispatch.call_local()
+    made = ReportRun.select().count()
+    assert made >= 2 and len(inbox.to("desk@daily.example")) == made  # one per day, each once
+    worker.dispatch.call_local()
+    assert ReportRun.select().count() == made and len(inbox.to("desk@daily.example")) == made

@@ -94,7 +94,8 @@ def _email(settings, outgoing: Outgoing, to: str) -> str:
             smtp.send_message(mail)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _text in exc.recipients.values()]
-        error = f"the mail server refused {to}: {exc.recipients}"
+        replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in exc.recipients.values())
+        error = f"the mail server refused {to}: {replies}"
         raise (Transient(error) if all(400 <= c < 500 for c in codes) else Permanent(error)) from exc
     except smtplib.SMTPResponseException as exc:
         error = f"the mail server answered {exc.smtp_code} {exc.smtp_error!r}"

@@ -27,7 +27,10 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", []).extend(HEADERS)
+                headers = message.setdefault("headers", [])
+                # A response that sets its own policy (an archived report's sandbox) keeps it.
+                present = {name.lower() for name, _value in headers}
+                headers.extend(h for h in HEADERS if h[0] not in present)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
