@@ -383,3 +383,35 @@ def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, envir
     assert made >= 2 and len(inbox.to("desk@daily.example")) == made  # one per day, each once
     worker.dispatch.call_local()
     assert ReportRun.select().count() == made and len(inbox.to("desk@daily.example")) == made
+
+
+def test_a_firm_can_override_a_report_template_in_its_own_folder(law, mail_settings, inbox, tmp_path, monkeypatch):
+    from app.reports import render
+
+    folder = tmp_path / "tenants" / "law" / "templates"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text("【山田法律事務所】本日の伝言 {{ count }} 件\n")
+    monkeypatch.setattr(render, "TENANTS_DIR", tmp_path / "tenants")
+    render.environment.cache_clear()
+    try:
+        take(law, jst(2026, 11, 20, 10))
+        reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 1))
+        delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 2))
+    finally:
+        render.environment.cache_clear()
+    (mail,) = inbox.to("office@law.example.jp")
+    assert mail["Subject"] == "【山田法律事務所】本日の伝言 1 件"
+    assert "契約書の件" in mail.get_body(("plain",)).get_content()  # the rest: the defaults
+
+
+def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(database, settings):
+    firm = store.import_config(law_config(deliver=[{"channel": "sms", "to_staff": ["yamada"]}]))
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    take(firm, jst(2026, 11, 20, 10), body="見積もりの件")
+    take(firm, jst(2026, 11, 20, 11), urgent=True, caller_name="木村 一郎", callback_number="+819011112222",
+         body="本日中にご連絡ください")
+    (run,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    assert run.sms.startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。 至急: 木村 一郎 090-1111-2222 本日中にご連絡ください")
+    assert run.sms.endswith("http://testserver/portal") and run.pdf is None
+    (sms,) = run.deliveries
+    assert (sms.channel, sms.recipient) == ("sms", "+819012345678")
