@@ -2,9 +2,11 @@
 synthetic firms, signed webhook requests and a small HTTP/1.1 load client.
 
 Run as a script it serves the *bare* baseline: one Starlette route answering POST /twilio/voice
-with fixed TwiML, under the same uvicorn options as ``dengon serve``::
+with fixed TwiML, under the same uvicorn options as ``dengon serve``; or an SMTP server that
+accepts every mail and notes it in a file (see ``SMTPSink``)::
 
     python bench/_common.py bare --port 8765
+    python bench/_common.py smtp --port 8025 --mail-log mail.jsonl
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import json
 import os
 import random
 import secrets
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
@@ -109,6 +113,22 @@ def _backend_pids(database: str) -> list[int]:
     return pids
 
 
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's peak resident memory (VmHWM) in MB, since it started or since ``reset_peak_rss``."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss(pid: int | str = "self") -> None:
+    """Start a new peak-memory measurement from the present resident memory (Linux 4.0 and later),
+    so that each phase of a bench gets its own peak."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
 class CPUMeter:
     """CPU used during a span: by the whole machine, and by the bench itself (this process and
     its reaped children, the given servers, and PostgreSQL backends serving the bench's database).
@@ -159,17 +179,23 @@ class Server:
                                         start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + ready_path, timeout=1).close()
+            if self.answers(ready_path):
                 return
-            except urllib.error.HTTPError:
-                return  # it answered: up
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.1)
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{name} did not start; its log ({self.log_path}):\n{self.log_tail()}")
+
+    def answers(self, ready_path: str) -> bool:
+        """Whether the server is up: any HTTP answer to ``ready_path`` will do."""
+        try:
+            urllib.request.urlopen(self.url + ready_path, timeout=1).close()
+        except urllib.error.HTTPError:
+            pass  # it answered
+        except OSError:
+            return False
+        return True
 
     @property
     def pid(self) -> int:
@@ -193,6 +219,33 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+class SMTPSink(Server):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 in its own process, so that the CPU spent receiving
+    is not counted as the bench's. It accepts every mail and, before answering 250, notes it as a
+    line of JSON in ``mail_log``: recipients, size, and whether a PDF is attached."""
+
+    def __init__(self, workdir: Path):
+        port = free_port()
+        self.mail_log = workdir / f"smtp-{port}.jsonl"
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+        super().__init__("smtp", [sys.executable, str(BENCH / "_common.py"), "smtp", "--port", str(port),
+                                  "--mail-log", str(self.mail_log)], env, workdir, port, "")
+        self.url = f"smtp://{HOST}:{port}"
+
+    def answers(self, ready_path: str) -> bool:
+        try:
+            with smtplib.SMTP(HOST, self.port, timeout=1) as smtp:
+                smtp.noop()
+        except (OSError, smtplib.SMTPException):
+            return False
+        return True
+
+    def received(self) -> list[dict]:
+        """Every mail accepted so far: {"to": [addresses], "bytes": size, "pdf": bool}."""
+        with open(self.mail_log) as f:
+            return [json.loads(line) for line in f]
 
 
 def app_env(database_url: str, secret_key: str, workdir: Path, **extra: str) -> dict:
@@ -820,7 +873,35 @@ def _serve_bare(argv: list[str]) -> None:
                 timeout_graceful_shutdown=3)
 
 
+# --------------------------------------------------------------------------------------------
+# the SMTP server of SMTPSink
+
+def _serve_smtp(argv: list[str]) -> None:
+    import argparse
+    import threading
+
+    from aiosmtpd.controller import Controller
+
+    p = argparse.ArgumentParser(prog="bench/_common.py smtp")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--mail-log", required=True)
+    args = p.parse_args(argv)
+    log = open(args.mail_log, "a")
+
+    class Accept:
+        async def handle_DATA(self, server, session, envelope):
+            log.write(json.dumps({"to": envelope.rcpt_tos, "bytes": len(envelope.content),
+                                  "pdf": b"Content-Type: application/pdf" in envelope.content}) + "\n")
+            log.flush()  # before the 250: a sender that has its answer finds its mail in the file
+            return "250 Message accepted for delivery"
+
+    Controller(Accept(), hostname=HOST, port=args.port).start()
+    threading.Event().wait()  # until SIGTERM
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["bare"]:
-        raise SystemExit("usage: python bench/_common.py bare --port PORT")
-    _serve_bare(sys.argv[2:])
+    servers = {"bare": _serve_bare, "smtp": _serve_smtp}
+    if sys.argv[1:2] not in [[name] for name in servers]:
+        raise SystemExit("usage: python bench/_common.py bare --port PORT\n"
+                         "       python bench/_common.py smtp --port PORT --mail-log FILE")
+    servers[sys.argv[1]](sys.argv[2:])

@@ -392,13 +392,13 @@ def test_a_firm_can_override_a_report_template_in_its_own_folder(law, mail_setti
     folder.mkdir(parents=True)
     (folder / "subject.txt").write_text("【山田法律事務所】本日の伝言 {{ count }} 件\n")
     monkeypatch.setattr(render, "TENANTS_DIR", tmp_path / "tenants")
-    render.environment.cache_clear()
+    render._environment.cache_clear()
     try:
         take(law, jst(2026, 11, 20, 10))
         reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 1))
         delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 2))
     finally:
-        render.environment.cache_clear()
+        render._environment.cache_clear()
     (mail,) = inbox.to("office@law.example.jp")
     assert mail["Subject"] == "【山田法律事務所】本日の伝言 1 件"
     assert "契約書の件" in mail.get_body(("plain",)).get_content()  # the rest: the defaults

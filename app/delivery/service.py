@@ -25,6 +25,7 @@ MAX_ATTEMPTS = 8
 BACKOFF_FIRST, BACKOFF_MAX = dt.timedelta(minutes=1), dt.timedelta(hours=1)
 # A worker that died mid-send leaves its claim; after this long another may take it over.
 CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+BATCH = 200
 
 
 def addresses(recipient: Recipient, staff: dict[str, Staff]) -> list[str]:
@@ -141,7 +142,7 @@ def send_soon(settings, ids: list[int]) -> None:
     threading.Thread(target=work, name="dengon-send", daemon=True).start()
 
 
-def due(now: dt.datetime | None = None, limit: int = 200) -> list[int]:
+def due(now: dt.datetime | None = None, limit: int = BATCH) -> list[int]:
     now = now or utcnow()
     return [d.id for d in Delivery.select(Delivery.id).where(
         (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
@@ -152,11 +153,14 @@ def due(now: dt.datetime | None = None, limit: int = 200) -> list[int]:
 def send_due(settings, now: dt.datetime | None = None) -> dict[str, int]:
     """Send every delivery that is due; returns how many ended in each status."""
     outcome: dict[str, int] = {}
-    for delivery_id in due(now):
-        status = attempt(settings, delivery_id, now)
-        if status:
-            outcome[status] = outcome.get(status, 0) + 1
-    return outcome
+    while True:  # batch after batch: a big report time has thousands due at once
+        batch = due(now)
+        for delivery_id in batch:
+            status = attempt(settings, delivery_id, now)
+            if status:
+                outcome[status] = outcome.get(status, 0) + 1
+        if len(batch) < BATCH:
+            return outcome
 
 
 def resend(delivery: Delivery) -> None:
