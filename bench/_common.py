@@ -688,6 +688,17 @@ class LoadResult:
     lateness: list[float] = field(default_factory=list)  # open loop: how late a send left, seconds
     extra_connections: int = 0  # open loop: connections opened mid-run because none was idle
 
+    def error(self, what: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or what
+
+    def answered(self, status: int, body: bytes, good) -> None:
+        """Count an answer as ok or as an error, by ``good(status, body)``."""
+        if good(status, body):
+            self.ok += 1
+        else:
+            self.error(f"HTTP {status}: {body[:120]!r}")
+
     def merge(self, other: "LoadResult") -> None:
         self.sent += other.sent
         self.ok += other.ok
@@ -732,17 +743,12 @@ async def closed_loop(port: int, requests: list[bytes], concurrency: int, second
             try:
                 status, body = await conn.request(data)
             except (ConnectionError, OSError) as exc:
-                result.errors += 1
-                result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+                result.error(f"{type(exc).__name__}: {exc}")
                 conn.close()
                 conn = await HTTPConnection.open(port)
                 continue
             result.latencies.append(time.monotonic() - t0)
-            if good(status, body):
-                result.ok += 1
-            else:
-                result.errors += 1
-                result.first_error = result.first_error or f"HTTP {status}: {body[:120]!r}"
+            result.answered(status, body, good)
 
     await asyncio.gather(*(worker(c) for c in conns))
     result.ended = time.monotonic()
@@ -809,17 +815,12 @@ async def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 6
         try:
             status, body = await conn.request(data)
         except (ConnectionError, OSError) as exc:
-            result.errors += 1
-            result.first_error = result.first_error or f"{type(exc).__name__}: {exc}"
+            result.error(f"{type(exc).__name__}: {exc}")
             conn.close()
             return
         result.latencies.append(time.monotonic() - scheduled)
         idle.append(conn)
-        if good(status, body):
-            result.ok += 1
-        else:
-            result.errors += 1
-            result.first_error = result.first_error or f"HTTP {status}: {body[:120]!r}"
+        result.answered(status, body, good)
 
     cpu0 = time.process_time()
     result.started = start = time.monotonic() + 0.05

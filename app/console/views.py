@@ -19,7 +19,7 @@ from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
 from ..i18n import N_, _
 from ..tenants.models import Staff
-from ..web.auth import stream_user, view
+from ..web.auth import row_or_404, stream_user, view
 from ..web.templates import render, templates
 
 BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
@@ -57,9 +57,7 @@ def presence(request: Request):
 
 @view(roles=STAFF_ROLES)
 def take(request: Request):
-    call_id = request.path_params["id"]
-    if Call.get_or_none(Call.id == call_id) is None:
-        raise HTTPException(404)
+    call_id = row_or_404(Call, request).id
     settings = request.app.state.settings
     user = request.state.user
     if not Call.take(call_id, user, audio=settings.provider_configured):
@@ -95,9 +93,7 @@ def voice_token(request: Request):
 @view(roles=STAFF_ROLES)
 def screen_pop(request: Request):
     """Everything the operator needs before saying a word: whose phone it is, what to say, who is in."""
-    call = Call.select(Call).where(Call.id == request.path_params["id"]).first()
-    if call is None:
-        raise HTTPException(404)
+    call = row_or_404(Call, request)
     tenant = call.tenant
     context = {"call": call, "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
                "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call))}

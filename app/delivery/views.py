@@ -16,7 +16,7 @@ from ..accounts.models import ADMIN, STAFF_ROLES, SUPERVISOR
 from ..i18n import N_
 from ..reports.models import ReportRun
 from ..tenants.models import Tenant
-from ..web.auth import firm_for, view
+from ..web.auth import firm_for, row_or_404, view
 from ..web.templates import render
 from . import service
 from .models import FAILED, RETRY, Delivery
@@ -45,9 +45,7 @@ def deliveries(request: Request):
 
 @view(roles=MANAGERS)
 def resend(request: Request):
-    delivery = Delivery.get_or_none(Delivery.id == request.path_params["id"])
-    if delivery is None:
-        raise HTTPException(404)
+    delivery = row_or_404(Delivery, request)
     service.resend(delivery)
     service.send_soon(request.app.state.settings, [delivery.id])
     return Response(status_code=303, headers={"Location": "/admin/deliveries"})

@@ -14,7 +14,7 @@ from ..calls.models import Call
 from ..db import utcnow
 from ..i18n import _
 from ..tenants.models import CATEGORIES, Staff, Tenant
-from ..web.auth import view
+from ..web.auth import row_or_404, view
 from ..web.templates import render
 from . import forms, service
 from .forms import Entry, Form
@@ -24,16 +24,9 @@ CORRECTORS = frozenset({ADMIN, SUPERVISOR})
 PAGE = 50
 
 
-def _call(request: Request) -> Call:
-    call = Call.get_or_none(Call.id == request.path_params["id"])
-    if call is None:
-        raise HTTPException(404)
-    return call
-
-
 def _firm_call(request: Request) -> Call:
     """A call of a known firm: a message needs one (an unknown number's call can only be escalated)."""
-    call = _call(request)
+    call = row_or_404(Call, request)
     if call.tenant is None:
         raise HTTPException(404)
     return call
@@ -92,12 +85,13 @@ def panel_context(call: Call, draft: dict, errors: dict | None = None, form: For
     """What the message form shows: the draft's values (the caller's number as the default callback
     number), its confirmations that still hold, the problems of a refused save."""
     tenant = call.tenant
-    form = form or forms.form_of(tenant, draft.get("call_type")) or forms.form_of(tenant, None)
+    all_forms = forms.forms_of(tenant)
+    form = form or next((f for f in all_forms if f.key == draft.get("call_type")), all_forms[0])
     values = dict(draft.get("fields", {}))
     if "callback_number" not in values and call.from_number:
         values["callback_number"] = phones.display(call.from_number, tenant.region)
     confirmed = {k: v["value"] for k, v in draft.get("confirmed", {}).items() if values.get(k, "") == v["value"]}
-    return {"call": call, "firm": tenant, "form": form, "forms": forms.forms_of(tenant), "values": values,
+    return {"call": call, "firm": tenant, "form": form, "forms": all_forms, "values": values,
             "confirmed": confirmed, "category": draft.get("category") or form.category,
             "urgent": bool(draft.get("urgent")), "categories": forms.category_choices(),
             "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
@@ -161,13 +155,13 @@ def noise(request: Request):
 
 @view(roles=STAFF_ROLES)
 def escalate_call(request: Request):
-    call = _call(request)
+    call = row_or_404(Call, request)
     return _escalate(request, tenant=call.tenant, call=call)
 
 
 @view(roles=STAFF_ROLES)
 def escalate_message(request: Request):
-    message = _message(request)
+    message = row_or_404(Message, request)
     return _escalate(request, tenant=message.tenant, call=message.call, message=message)
 
 
@@ -184,13 +178,6 @@ def _escalate(request: Request, **target):
 
 # --------------------------------------------------------------------------------------------
 # the staff's message pages
-
-def _message(request: Request) -> Message:
-    message = Message.get_or_none(Message.id == request.path_params["id"])
-    if message is None:
-        raise HTTPException(404)
-    return message
-
 
 def detail_context(message: Message) -> dict:
     tenant = message.tenant
@@ -217,7 +204,7 @@ def message_list(request: Request):
 
 @view(roles=STAFF_ROLES)
 def message_detail(request: Request):
-    message = _message(request)
+    message = row_or_404(Message, request)
     return render(request, "messages/detail.html", {
         **detail_context(message), "can_correct": request.state.user.role in CORRECTORS})
 
@@ -225,7 +212,7 @@ def message_detail(request: Request):
 @view(roles=CORRECTORS)
 def correct(request: Request):
     """A supervisor's correction: same checks as taking it, but nothing can be read back now."""
-    message = _message(request)
+    message = row_or_404(Message, request)
     data = request.state.form
     tenant = message.tenant
     form = _form_for_message(message, data)
@@ -250,7 +237,7 @@ def _form_for_message(message: Message, data: FormData) -> Form:
 
 @view(roles=STAFF_ROLES)
 def handled(request: Request):
-    message = _message(request)
+    message = row_or_404(Message, request)
     service.set_handled(message, request.state.form.get("handled") == "1", request.state.user)
     return Response(status_code=303, headers={"Location": f"/messages/{message.id}"})
 
@@ -260,9 +247,7 @@ def handled(request: Request):
 
 @view(roles=CORRECTORS)
 def resolve(request: Request):
-    escalation = Escalation.get_or_none(Escalation.id == request.path_params["id"])
-    if escalation is None:
-        raise HTTPException(404)
+    escalation = row_or_404(Escalation, request)
     Escalation.update(resolved_by=request.state.user, resolved_at=utcnow(),
                       resolution=(request.state.form.get("resolution") or "").strip()).where(
         (Escalation.id == escalation.id) & Escalation.resolved_at.is_null()).execute()

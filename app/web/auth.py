@@ -118,6 +118,14 @@ def firm_for(request: Request, slug: str) -> Tenant:
     return tenant
 
 
+def row_or_404(model, request: Request):
+    """The ``model`` row the path's ``{id}`` names, or 404."""
+    row = model.get_or_none(model.id == request.path_params["id"])
+    if row is None:
+        raise HTTPException(404)
+    return row
+
+
 def safe_next(target: str | None, default: str) -> str:
     """Only paths on this site: a crafted ?next= must not send a user elsewhere after log-in."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
