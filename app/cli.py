@@ -156,10 +156,7 @@ def cmd_reports_run(args, settings) -> None:
             raise CommandError(f"--tenant: no firm {args.tenant!r}")
         runs = reports.make_runs_on(settings, day, tenant)
         ids = [d.id for d in Delivery.select(Delivery.id).where(Delivery.run.in_([r.id for r in runs]))] if runs else []
-        outcome = {}
-        for delivery_id in ids:
-            status = delivery.attempt(settings, delivery_id)
-            outcome[status] = outcome.get(status, 0) + 1
+        outcome = delivery.send(settings, ids)
     for run in runs:
         print(f"{run.tenant.slug}/{run.rule_key} at {run.scheduled_at.astimezone(run.tenant.zone):%Y-%m-%d %H:%M}: "
               f"{run.message_count} messages" + (" (empty: skipped)" if run.skipped else ""))

@@ -55,6 +55,7 @@ def is_mobile(text: str, region: str) -> bool:
     return phonenumbers.number_type(parse(text, region)) in MOBILE_TYPES
 
 
+@lru_cache(maxsize=4096)  # a report shows each number twice (HTML, text); parsing is the slow part
 def display(e164: str, region: str) -> str:
     """How a person in ``region`` writes the number: national format at home, international abroad."""
     try:

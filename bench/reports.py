@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import datetime as dt
 import itertools
 import multiprocessing
@@ -487,6 +488,8 @@ def main() -> int:
             db.bind(url)
             with db.db.connection_context():
                 took = load(args.firms, args.messages_per_firm, email_at, rng)
+                gc.collect()  # as the worker does once started (app/worker.py): what was loaded stays out of collections
+                gc.freeze()
                 notes.append(f"reports and {args.firms * args.messages_per_firm:,} messages loaded in {took:.1f} s, "
                              f"statistics and checkpoint {c.settle():.1f} s; this process's peak RSS so far "
                              f"{c.peak_rss_mb():.0f} MB")

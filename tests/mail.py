@@ -19,6 +19,8 @@ class Inbox:
         self.url = f"smtp://127.0.0.1:{self.port}"
         self.received: list[tuple[list[str], email.message.EmailMessage]] = []
         self.refuse: dict[str, str] = {}  # recipient → SMTP reply, e.g. "550 5.1.1 no such user"
+        self.per_connection: int | None = None  # like servers that take only so many mails per connection
+        self.peers: list = []  # the client's address for each mail accepted: one per connection
         self._lock = threading.Lock()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -28,6 +30,14 @@ class Inbox:
 
     def stop(self) -> None:
         self.controller.stop()
+
+    async def handle_MAIL(self, server, session, envelope: Envelope, address: str, mail_options):
+        taken = sum(peer == session.peer for peer in self.peers)
+        if self.per_connection is not None and taken >= self.per_connection:
+            return "421 4.7.0 Too many messages for this connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options):
         if address in self.refuse:
@@ -39,6 +49,7 @@ class Inbox:
         mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._lock:
             self.received.append((list(envelope.rcpt_tos), mail))
+            self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[email.message.EmailMessage]:

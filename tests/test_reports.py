@@ -145,8 +145,8 @@ def test_an_empty_period_sends_a_notice_or_nothing_as_the_report_says(law, mail_
     assert "この期間にお預かりした伝言はありません。" in mail.get_body(("plain",)).get_content()
 
     store.import_config(law_config(when_empty="skip"))
-    (run,) = reports.make_due_runs(mail_settings, now=jst(2026, 11, 24, 18, 1))
-    assert run.skipped and run.deliveries.count() == 0
+    (made,) = reports.make_due_runs(mail_settings, now=jst(2026, 11, 24, 18, 1))
+    assert made.skipped and ReportRun.get_by_id(made.id).deliveries.count() == 0
     delivery.send_due(mail_settings, now=jst(2026, 11, 24, 18, 2))
     assert len(inbox.to("office@law.example.jp")) == 1
 
@@ -179,6 +179,22 @@ def test_two_workers_racing_send_each_report_once(law, mail_settings, inbox):
     assert ReportRun.select().count() == 1
     assert len(inbox.to("office@law.example.jp")) == 1 and len(inbox.to("0312345679@fax.example")) == 1
     assert {d.status for d in Delivery.select()} == {"sent"}
+
+
+def test_a_report_time_sends_its_mails_over_one_connection_and_reconnects_when_the_server_says_enough(
+        database, mail_settings, inbox):
+    staff = [f"staff{i}@law.example.jp" for i in range(5)]
+    store.import_config(law_config(deliver=[{"channel": "email", "to": staff}]))
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 1))
+    assert delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 2)) == {"sent": 5}
+    assert len(set(inbox.peers)) == 1
+
+    inbox.per_connection = 2  # the server answers the third MAIL FROM with 421
+    reports.make_due_runs(mail_settings, now=jst(2026, 11, 24, 18, 1))
+    assert delivery.send_due(mail_settings, now=jst(2026, 11, 24, 18, 2)) == {"sent": 5}
+    assert len(set(inbox.peers[5:])) == 3
+    assert all(len(inbox.to(address)) == 2 for address in staff)  # each report once, both days
 
 
 def test_a_mail_server_down_then_back_gets_the_report_once(law, settings, tmp_path):
@@ -237,7 +253,7 @@ def test_an_urgent_message_is_sent_by_sms_at_once_and_its_receipt_recorded(law, 
                                 TWILIO_API_BASE=provider.url, TWILIO_SMS_FROM="+815012345678")
         message = take(law, jst(2026, 11, 20, 10), urgent=True, body="至急、折り返しをお願いします")
         ids = delivery.notify(message)
-        assert delivery.attempt(live, ids[0]) == "sent"
+        assert delivery.send(live, ids[:1]) == {"sent": 1}
         (request,) = [r for r in provider.requests if r["path"].endswith("/Messages.json")]
         assert request["form"]["To"] == "+819012345678" and request["form"]["From"] == "+815012345678"
         assert "至急" in request["form"]["Body"] and "山田法律事務所" in request["form"]["Body"]
@@ -354,12 +370,14 @@ def test_staff_see_failing_deliveries_with_the_error_and_can_send_again(law, set
 def test_staff_read_the_outbox(law, settings, client, operator, alice):
     from .conftest import log_in
 
+    take(law, jst(2026, 11, 20, 10), body="契約書の件")
     reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
     delivery.send_due(settings, now=jst(2026, 11, 20, 18, 2))
     log_in(client, operator)
     listing = client.get("/admin/outbox").text
     (eml,) = re.findall(r'href="(/admin/outbox/email/[^"]+\.eml)"', listing)
-    assert "office@law.example.jp" in client.get(eml).text
+    shown = client.get(eml).text  # decoded for reading, not the base64 that travels
+    assert "To: office@law.example.jp" in shown and "契約書の件" in shown
     (pdf,) = re.findall(r'href="(/admin/outbox/fax/[^"]+\.pdf)"', listing)
     assert client.get(pdf).headers["content-type"] == "application/pdf"
     assert client.get("/admin/outbox/email/..%2F..%2Fsecret_key").status_code == 404
@@ -410,7 +428,8 @@ def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(databas
     take(firm, jst(2026, 11, 20, 10), body="見積もりの件")
     take(firm, jst(2026, 11, 20, 11), urgent=True, caller_name="木村 一郎", callback_number="+819011112222",
          body="本日中にご連絡ください")
-    (run,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    (made,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    run = ReportRun.get_by_id(made.id)
     assert run.sms.startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。 至急: 木村 一郎 090-1111-2222 本日中にご連絡ください")
     assert run.sms.endswith("http://testserver/portal") and run.pdf is None
     (sms,) = run.deliveries

@@ -15,8 +15,12 @@ import ssl
 import tempfile
 import uuid
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email import policy
+from email.header import Header
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +28,7 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 SMTP_TIMEOUT = 30
+_CRLF = policy.compat32.clone(linesep="\r\n")  # SMTP's line ends
 
 
 class Transient(Exception):
@@ -47,62 +52,142 @@ class Outgoing:
 
 
 def send(settings, outgoing: Outgoing) -> str:
-    """Send; returns the provider's reference (Message-ID, SMS SID, file written)."""
-    if outgoing.channel == "email":
-        return _email(settings, outgoing, outgoing.to)
-    if outgoing.channel == "sms":
-        return _sms(settings, outgoing)
-    if outgoing.channel == "fax":
-        return _fax(settings, outgoing)
-    raise Permanent(f"unknown channel {outgoing.channel!r}")
+    """Send one; returns the provider's reference (Message-ID, SMS SID, file written)."""
+    with Sender(settings) as sender:
+        return sender.send(outgoing)
 
 
-# --------------------------------------------------------------------------------------------
-# e-mail
+class Sender:
+    """Sends many in a row (a report time sends thousands): e-mail goes over one SMTP connection,
+    opened for the first mail and kept while the server keeps it."""
 
-def _mime(settings, outgoing: Outgoing, to: str) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = settings.MAIL_FROM
-    mail["To"] = to
-    mail["Subject"] = outgoing.subject
-    # The same Message-ID on every attempt: a receiving system can tell a retry from a new mail.
-    mail["Message-ID"] = make_msgid(idstring=outgoing.key or uuid.uuid4().hex, domain="dengon")
-    mail.set_content(outgoing.text or outgoing.subject)
-    if outgoing.html:
-        mail.add_alternative(outgoing.html, subtype="html")
-    if outgoing.pdf is not None:
-        mail.add_attachment(outgoing.pdf, maintype="application", subtype="pdf", filename=outgoing.pdf_name)
-    return mail
+    def __init__(self, settings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
 
+    def __enter__(self) -> "Sender":
+        return self
 
-def _email(settings, outgoing: Outgoing, to: str) -> str:
-    mail = _mime(settings, outgoing, to)
-    if not settings.SMTP_URL:
-        return _to_outbox(settings, outgoing.channel, outgoing.key, ".eml", bytes(mail))
-    url = urlsplit(settings.SMTP_URL)
-    try:
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def send(self, outgoing: Outgoing) -> str:
+        """Returns the provider's reference (Message-ID, SMS SID, file written)."""
+        if outgoing.channel == "email":
+            return self._email(outgoing, outgoing.to)
+        if outgoing.channel == "sms":
+            return _sms(self.settings, outgoing)
+        if outgoing.channel == "fax":
+            return self._fax(outgoing)
+        raise Permanent(f"unknown channel {outgoing.channel!r}")
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+    # ----------------------------------------------------------------------------------------
+    # e-mail
+
+    def _email(self, outgoing: Outgoing, to: str) -> str:
+        settings = self.settings
+        message_id, data = _mime(settings, outgoing, to)
+        if not settings.SMTP_URL:
+            return _to_outbox(settings, outgoing.channel, outgoing.key, ".eml", data)
+        kept = self._smtp is not None
+        try:
+            try:
+                self._transfer(settings.MAIL_FROM, to, data)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused):
+                # A kept connection the server has closed meanwhile, or a server that takes only so
+                # many mails per connection (it refuses the next MAIL FROM): once more, afresh.
+                if not kept:
+                    raise
+                self._transfer(settings.MAIL_FROM, to, data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _text in exc.recipients.values()]
+            replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in exc.recipients.values())
+            error = f"the mail server refused {to}: {replies}"
+            raise (Transient(error) if all(400 <= c < 500 for c in codes) else Permanent(error)) from exc
+        except smtplib.SMTPResponseException as exc:
+            error = f"the mail server answered {exc.smtp_code} {exc.smtp_error!r}"
+            raise (Transient(error) if exc.smtp_code < 500 else Permanent(error)) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            raise Transient(f"the mail server could not be reached: {exc}") from exc
+        return message_id
+
+    def _transfer(self, sender: str, to: str, data: bytes) -> None:
+        smtp = self._smtp or self._connect()
+        try:
+            smtp.sendmail(sender, [to], data)
+        except smtplib.SMTPRecipientsRefused:
+            raise  # the server reset the transaction: the connection serves the next mail
+        except Exception:
+            self._smtp = None  # in an unknown state: the next mail opens a new one
+            smtp.close()
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        url = urlsplit(self.settings.SMTP_URL)
         if url.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(url.hostname, url.port or 465, timeout=SMTP_TIMEOUT,
                                     context=ssl.create_default_context())
         else:
             smtp = smtplib.SMTP(url.hostname, url.port or 25, timeout=SMTP_TIMEOUT)
-        with smtp:
+        try:
             if url.scheme == "smtp+starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if url.username:
                 smtp.login(unquote(url.username), unquote(url.password or ""))
-            smtp.send_message(mail)
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _text in exc.recipients.values()]
-        replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in exc.recipients.values())
-        error = f"the mail server refused {to}: {replies}"
-        raise (Transient(error) if all(400 <= c < 500 for c in codes) else Permanent(error)) from exc
-    except smtplib.SMTPResponseException as exc:
-        error = f"the mail server answered {exc.smtp_code} {exc.smtp_error!r}"
-        raise (Transient(error) if exc.smtp_code < 500 else Permanent(error)) from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise Transient(f"the mail server could not be reached: {exc}") from exc
-    return mail["Message-ID"]
+        except Exception:
+            smtp.close()
+            raise
+        self._smtp = smtp
+        return smtp
+
+    # ----------------------------------------------------------------------------------------
+    # fax
+
+    def _fax(self, outgoing: Outgoing) -> str:
+        settings = self.settings
+        if outgoing.pdf is None:
+            raise Permanent("a fax needs a PDF")
+        digits = re.sub(r"\D", "", outgoing.to)
+        if settings.FAX_TRANSPORT == "email-gateway":
+            # The usual gateway convention: the PDF mailed to <number>@gateway.
+            return self._email(outgoing, f"{digits}@{settings.FAX_GATEWAY_DOMAIN}")
+        if settings.FAX_TRANSPORT == "directory":
+            return _write_atomically(Path(settings.FAX_DIRECTORY), f"{digits}-{outgoing.key or uuid.uuid4().hex}.pdf",
+                                     outgoing.pdf)
+        return _to_outbox(settings, "fax", f"{digits}-{outgoing.key}", ".pdf", outgoing.pdf)
+
+
+# --------------------------------------------------------------------------------------------
+# e-mail
+
+def _mime(settings, outgoing: Outgoing, to: str) -> tuple[str, bytes]:
+    """The mail as sent: (its Message-ID, its bytes). Built with the classic MIME classes, which take
+    half the time of EmailMessage's (a report time builds thousands); UTF-8 parts in base64 pass any
+    server, 8BITMIME or not."""
+    body = MIMEText(outgoing.text or outgoing.subject, "plain", "utf-8")
+    if outgoing.html:
+        body = MIMEMultipart("alternative", _subparts=[body, MIMEText(outgoing.html, "html", "utf-8")])
+    mail = body
+    if outgoing.pdf is not None:
+        attachment = MIMEApplication(outgoing.pdf, "pdf")
+        attachment.add_header("Content-Disposition", "attachment", filename=outgoing.pdf_name)
+        mail = MIMEMultipart("mixed", _subparts=[body, attachment])
+    # The same Message-ID on every attempt: a receiving system can tell a retry from a new mail.
+    message_id = make_msgid(idstring=outgoing.key or uuid.uuid4().hex, domain="dengon")
+    mail["From"] = settings.MAIL_FROM
+    mail["To"] = to
+    mail["Subject"] = Header(outgoing.subject, "utf-8")
+    mail["Date"] = formatdate(usegmt=True)
+    mail["Message-ID"] = message_id
+    return message_id, mail.as_bytes(policy=_CRLF)
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,22 +223,6 @@ def _sms(settings, outgoing: Outgoing) -> str:
     except (TwilioException, requests.RequestException) as exc:
         raise Transient(f"the provider could not be reached: {exc}") from exc
     return created.sid
-
-
-# --------------------------------------------------------------------------------------------
-# fax
-
-def _fax(settings, outgoing: Outgoing) -> str:
-    if outgoing.pdf is None:
-        raise Permanent("a fax needs a PDF")
-    digits = re.sub(r"\D", "", outgoing.to)
-    if settings.FAX_TRANSPORT == "email-gateway":
-        # The usual gateway convention: the PDF mailed to <number>@gateway.
-        return _email(settings, outgoing, f"{digits}@{settings.FAX_GATEWAY_DOMAIN}")
-    if settings.FAX_TRANSPORT == "directory":
-        return _write_atomically(Path(settings.FAX_DIRECTORY), f"{digits}-{outgoing.key or uuid.uuid4().hex}.pdf",
-                                 outgoing.pdf)
-    return _to_outbox(settings, "fax", f"{digits}-{outgoing.key}", ".pdf", outgoing.pdf)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import Counter
 
 from .. import phones
 from ..db import db, utcnow
 from ..messages.models import Message
 from ..reports import render
-from ..reports.models import ReportRun
 from ..tenants.config import STAFF_CONTACT
 from ..tenants.models import NotifyRule, Recipient, Staff, Tenant
 from . import channels
@@ -39,8 +39,9 @@ def addresses(recipient: Recipient, staff: dict[str, Staff]) -> list[str]:
     return found
 
 
-def targets(recipients, tenant: Tenant) -> list[tuple[str, str]]:
-    staff = {s.key: s for s in tenant.staff}
+def targets(recipients, staff: list[Staff]) -> list[tuple[str, str]]:
+    """(channel, address) of every `deliver` entry, each once."""
+    staff = {s.key: s for s in staff}
     pairs = []
     for recipient in recipients:
         for address in addresses(recipient, staff):
@@ -65,7 +66,7 @@ def notify(message: Message) -> list[int]:
     if not rules:
         return []
     recipients = Recipient.select().where(Recipient.notify.in_([r.id for r in rules])).order_by(Recipient.position)
-    create(tenant, targets(recipients, tenant), message.taken_at, message=message)
+    create(tenant, targets(recipients, list(tenant.staff)), message.taken_at, message=message)
     return [d.id for d in Delivery.select(Delivery.id).where(Delivery.message == message)]
 
 
@@ -76,7 +77,7 @@ def claim(delivery_id: int, now: dt.datetime | None = None) -> Delivery | None:
         (Delivery.id == delivery_id) & (
             (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
             | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))).execute()
-    return Delivery.get_by_id(delivery_id) if taken else None
+    return Delivery.select(Delivery, Tenant).join(Tenant).where(Delivery.id == delivery_id).get() if taken else None
 
 
 def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
@@ -96,15 +97,15 @@ def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
                              rendered.pdf, f"{delivery.tenant.slug}-message-{delivery.message_id}.pdf", key)
 
 
-def attempt(settings, delivery_id: int, now: dt.datetime | None = None) -> str | None:
+def attempt(sender: channels.Sender, delivery_id: int, now: dt.datetime | None = None) -> str | None:
     """Claim and send one delivery; returns its new status (None: not ours to send now)."""
     now = now or utcnow()
     delivery = claim(delivery_id, now)
     if delivery is None:
         return None
     try:
-        out = outgoing(settings, delivery)
-        reference = channels.send(settings, out)
+        out = outgoing(sender.settings, delivery)
+        reference = sender.send(out)
     except channels.Permanent as exc:
         return _fail(delivery, str(exc))
     except channels.Transient as exc:
@@ -131,13 +132,23 @@ def _fail(delivery: Delivery, error: str) -> str:
     return FAILED
 
 
+def send(settings, ids: list[int], now: dt.datetime | None = None) -> dict[str, int]:
+    """Send these deliveries (those due and not another worker's) over one connection per
+    channel; returns how many ended in each status."""
+    outcome = Counter()
+    with channels.Sender(settings) as sender:
+        for delivery_id in ids:
+            if status := attempt(sender, delivery_id, now):
+                outcome[status] += 1
+    return dict(outcome)
+
+
 def send_soon(settings, ids: list[int]) -> None:
     """Send these now, beside the request that made them; what this misses (the process stops,
     the server is down) the worker's dispatcher sends or retries."""
     def work():
         with db.connection_context():
-            for delivery_id in ids:
-                attempt(settings, delivery_id)
+            send(settings, ids)
 
     threading.Thread(target=work, name="dengon-send", daemon=True).start()
 
@@ -152,15 +163,12 @@ def due(now: dt.datetime | None = None, limit: int = BATCH) -> list[int]:
 
 def send_due(settings, now: dt.datetime | None = None) -> dict[str, int]:
     """Send every delivery that is due; returns how many ended in each status."""
-    outcome: dict[str, int] = {}
+    outcome = Counter()
     while True:  # batch after batch: a big report time has thousands due at once
         batch = due(now)
-        for delivery_id in batch:
-            status = attempt(settings, delivery_id, now)
-            if status:
-                outcome[status] = outcome.get(status, 0) + 1
+        outcome.update(send(settings, batch, now))
         if len(batch) < BATCH:
-            return outcome
+            return dict(outcome)
 
 
 def resend(delivery: Delivery) -> None:
@@ -180,9 +188,4 @@ def receipt(sid: str, status: str, error_code: str = "") -> bool:
     return Delivery.update(**values).where(
         (Delivery.provider_ref == sid) & (Delivery.channel == "sms")).execute() > 0
 
-
-def run_created(run: ReportRun) -> None:
-    """A report's run exists: record its deliveries (kept with it in one transaction by the caller)."""
-    recipients = Recipient.select().where(Recipient.report == run.rule_id).order_by(Recipient.position)
-    create(run.tenant, targets(recipients, run.tenant), run.scheduled_at, run=run)
 

@@ -4,6 +4,8 @@ of reports as they were sent."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from pathlib import Path
 
@@ -73,7 +75,19 @@ def outbox_file(request: Request):
     if channel not in OUTBOX_CHANNELS or not FILE_NAME.match(name) or path.suffix not in OUTBOX_TYPES \
             or not path.is_file():
         raise HTTPException(404)
+    if path.suffix == ".eml":
+        return Response(_readable(path.read_bytes()), media_type=OUTBOX_TYPES[".eml"])
     return FileResponse(path, media_type=OUTBOX_TYPES[path.suffix])
+
+
+def _readable(raw: bytes) -> str:
+    """A mail as a person reads it: its headers decoded, its text part, its attachments' names (the
+    file itself has them in base64)."""
+    mail = email.message_from_bytes(raw, policy=email.policy.default)
+    head = "".join(f"{name}: {mail[name]}\n" for name in ("From", "To", "Date", "Subject") if mail[name])
+    body = mail.get_body(("plain",))
+    attached = "".join(f"\n[{part.get_filename()}]" for part in mail.iter_attachments())
+    return f"{head}\n{body.get_content() if body else ''}{attached}\n"
 
 
 @view()

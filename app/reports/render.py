@@ -71,8 +71,10 @@ def covered(tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.dateti
     return sorted(messages, key=lambda m: not m.urgent)
 
 
-def _context(tenant: Tenant, messages: list[Message], base_url: str) -> dict:
-    staff = {s.key: s for s in tenant.staff.order_by(Staff.position)}
+def _context(tenant: Tenant, messages: list[Message], base_url: str, staff: list[Staff] | None = None) -> dict:
+    if staff is None:
+        staff = tenant.staff.order_by(Staff.position)
+    staff = {s.key: s for s in staff}
     call_types = {f.key: f for f in forms.forms_of(tenant)}
     items = [{"message": m, "rows": forms.rows_of(m, call_types.get(m.call_type))} for m in messages]
     counts = Counter(m.category for m in messages)
@@ -83,10 +85,10 @@ def _context(tenant: Tenant, messages: list[Message], base_url: str) -> dict:
 
 
 def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
-           messages: list[Message], channels: set[str]) -> Rendered:
+           messages: list[Message], channels: set[str], staff: list[Staff]) -> Rendered:
     """Every form of one report the firm's channels need."""
     env = environment(tenant.slug)
-    context = {**_context(tenant, messages, settings.PUBLIC_URL), "rule": rule, "start": start, "end": end}
+    context = {**_context(tenant, messages, settings.PUBLIC_URL, staff), "rule": rule, "start": start, "end": end}
     with i18n.use_locale(tenant.language):
         subject = env.get_template("subject.txt").render(context).strip()
         rendered = Rendered(subject, env.get_template("email.txt").render(context),

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 import peewee as pw
 
 from ..db import db, utcnow
 from ..delivery import service as delivery
-from ..tenants.models import Recipient, ReportRule, Tenant
+from ..tenants.models import Recipient, ReportRule, Staff, Tenant
 from . import render, schedule
 from .models import ReportRun
 
@@ -20,7 +21,21 @@ log = logging.getLogger("dengon.reports")
 CATCH_UP = dt.timedelta(days=3)
 
 
-def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> ReportRun | None:
+@dataclass(frozen=True)
+class Made:
+    """A run just made, without what it rendered: a report time makes thousands, and their PDFs
+    need not stay in memory until the last is made."""
+
+    id: int
+    tenant: Tenant
+    rule_key: str
+    scheduled_at: dt.datetime
+    period_start: dt.datetime
+    message_count: int
+    skipped: bool
+
+
+def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> Made | None:
     """The run of ``rule`` at ``at``, with its deliveries; None when it exists already."""
     exists = ReportRun.select().where((ReportRun.tenant == tenant) & (ReportRun.rule_key == rule.key)
                                       & (ReportRun.scheduled_at == at)).exists()
@@ -32,23 +47,24 @@ def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> Rep
     values = {"tenant": tenant, "rule": rule, "rule_key": rule.key, "scheduled_at": at, "period_start": start,
               "message_count": len(messages), "skipped": skipped}
     if not skipped:
-        channels = {r.channel for r in Recipient.select(Recipient.channel).where(Recipient.report == rule)}
-        rendered = render.report(settings, tenant, rule, start, at, messages, channels)
+        recipients = list(Recipient.select().where(Recipient.report == rule).order_by(Recipient.position))
+        staff = list(tenant.staff.order_by(Staff.position))
+        rendered = render.report(settings, tenant, rule, start, at, messages, {r.channel for r in recipients}, staff)
         values.update(subject=rendered.subject, text=rendered.text, html=rendered.html, sms=rendered.sms,
                       pdf=rendered.pdf)
     try:
         with db.atomic():
             run = ReportRun.create(**values)
-            if not skipped:
-                delivery.run_created(run)
+            if not skipped:  # recorded with the run: a run made is a run that will be sent
+                delivery.create(tenant, delivery.targets(recipients, staff), at, run=run)
     except pw.IntegrityError:  # another worker (or `dengon reports run`) made it meanwhile
         return None
     log.info("report %s/%s at %s: %d messages%s", tenant.slug, rule.key, at.isoformat(), len(messages),
              " (empty: skipped)" if skipped else "")
-    return run
+    return Made(run.id, tenant, rule.key, at, start, len(messages), skipped)
 
 
-def make_due_runs(settings, now: dt.datetime | None = None) -> list[ReportRun]:
+def make_due_runs(settings, now: dt.datetime | None = None) -> list[Made]:
     """Every run whose time has come (within the catch-up window, not before its rule existed)."""
     now = now or utcnow()
     made = []
@@ -61,7 +77,7 @@ def make_due_runs(settings, now: dt.datetime | None = None) -> list[ReportRun]:
 
 
 def make_runs_on(settings, day: dt.date | None, tenant: Tenant | None = None,
-                 now: dt.datetime | None = None) -> list[ReportRun]:
+                 now: dt.datetime | None = None) -> list[Made]:
     """`dengon reports run`: the runs of a local date (each firm's today by default) that are due."""
     now = now or utcnow()
     query = ReportRule.select(ReportRule, Tenant).join(Tenant)
