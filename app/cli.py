@@ -138,8 +138,6 @@ def cmd_reports_run(args, settings) -> None:
     """Make and send the reports due on a date; a report already made is not made (or sent) again."""
     import datetime as dt
 
-    from .delivery import service as delivery
-    from .delivery.models import Delivery
     from .reports import service as reports
     from .tenants.models import Tenant
 
@@ -154,9 +152,7 @@ def cmd_reports_run(args, settings) -> None:
         tenant = None
         if args.tenant and (tenant := Tenant.by_slug(args.tenant)) is None:
             raise CommandError(f"--tenant: no firm {args.tenant!r}")
-        runs = reports.make_runs_on(settings, day, tenant)
-        ids = [d.id for d in Delivery.select(Delivery.id).where(Delivery.run.in_([r.id for r in runs]))] if runs else []
-        outcome = delivery.send(settings, ids)
+        runs, outcome = reports.send_as_made(settings, reports.runs_on(settings, day, tenant))
     for run in runs:
         print(f"{run.tenant.slug}/{run.rule_key} at {run.scheduled_at.astimezone(run.tenant.zone):%Y-%m-%d %H:%M}: "
               f"{run.message_count} messages" + (" (empty: skipped)" if run.skipped else ""))

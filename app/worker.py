@@ -48,13 +48,11 @@ def purge_expired() -> None:
 @huey.periodic_task(crontab())  # every minute
 def dispatch() -> None:
     """Make the reports whose time has come, and send (or retry) every delivery that is due."""
-    from .delivery import service as delivery
     from .reports import service as reports
 
     settings = settings_module.load()
     with db.db.connection_context():
-        runs = reports.make_due_runs(settings)
-        outcome = delivery.send_due(settings)
+        runs, outcome = reports.dispatch(settings)
     if runs or outcome:
         log.info("dispatch: %d reports made; deliveries %s", len(runs), outcome or "none due")
 

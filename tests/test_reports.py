@@ -166,10 +166,9 @@ def test_two_workers_racing_send_each_report_once(law, mail_settings, inbox):
     take(law, jst(2026, 11, 20, 10))
     from app import db
 
-    def worker():
+    def worker():  # what `dengon worker` does every minute
         with db.db.connection_context():
-            reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 1))
-            delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 2))
+            reports.dispatch(mail_settings, now=jst(2026, 11, 20, 18, 1))
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from .. import phones
 from ..db import db, utcnow
@@ -132,7 +133,13 @@ def _fail(delivery: Delivery, error: str) -> str:
     return FAILED
 
 
-def send(settings, ids: list[int], now: dt.datetime | None = None) -> dict[str, int]:
+def of_runs(run_ids: Iterable[int]) -> Iterator[int]:
+    """The deliveries of each run in turn (as the runs come)."""
+    for run_id in run_ids:
+        yield from [d.id for d in Delivery.select(Delivery.id).where(Delivery.run == run_id).order_by(Delivery.id)]
+
+
+def send(settings, ids: Iterable[int], now: dt.datetime | None = None) -> dict[str, int]:
     """Send these deliveries (those due and not another worker's) over one connection per
     channel; returns how many ended in each status."""
     outcome = Counter()
