@@ -8,12 +8,13 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from .. import phones
 from ..db import db, utcnow
 from ..messages.models import Message
 from ..reports import render
+from ..reports.models import ReportRun
 from ..tenants.config import STAFF_CONTACT
 from ..tenants.models import NotifyRule, Recipient, Staff, Tenant
 from . import channels
@@ -51,12 +52,14 @@ def targets(recipients, staff: list[Staff]) -> list[tuple[str, str]]:
     return pairs
 
 
-def create(tenant: Tenant, pairs: list[tuple[str, str]], due: dt.datetime, **owner) -> None:
+def create(tenant: Tenant, pairs: list[tuple[str, str]], due: dt.datetime, **owner) -> list[int]:
     """Record the deliveries, due from ``due``, before anything is sent (one per owner, channel and
-    recipient: making them twice makes nothing new)."""
-    if pairs:
-        Delivery.insert_many([{"tenant": tenant, "channel": channel, "recipient": to, "next_attempt_at": due, **owner}
-                              for channel, to in pairs]).on_conflict_ignore().execute()
+    recipient: making them twice makes nothing new); returns the new ones' ids."""
+    if not pairs:
+        return []
+    rows = Delivery.insert_many([{"tenant": tenant, "channel": channel, "recipient": to, "next_attempt_at": due,
+                                  **owner} for channel, to in pairs]).on_conflict_ignore().returning(Delivery.id)
+    return [row.id for row in rows.execute()]
 
 
 def notify(message: Message) -> list[int]:
@@ -77,25 +80,29 @@ def claim(delivery_id: int, now: dt.datetime | None = None) -> Delivery | None:
     taken = Delivery.update(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1).where(
         (Delivery.id == delivery_id) & (
             (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
-            | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))).execute()
-    return Delivery.select(Delivery, Tenant).join(Tenant).where(Delivery.id == delivery_id).get() if taken else None
+            | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))).returning(Delivery)
+    return next(iter(taken.execute()), None)
 
 
 def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
+    # The report (or message) read with its firm: one query, not two.
+    owner = (ReportRun.select(ReportRun, Tenant).join(Tenant).where(ReportRun.id == delivery.run_id)
+             if delivery.run_id is not None else
+             Message.select(Message, Tenant).join(Tenant).where(Message.id == delivery.message_id)).get()
+    tenant = owner.tenant
     key = f"delivery-{delivery.id}"
     to = delivery.recipient
     if delivery.channel == "fax":  # dialled as the firm dials: 03-1234-5679 at home, +1 … abroad
-        to = phones.display(to, delivery.tenant.region)
-    if delivery.run_id is not None:
-        run = delivery.run
-        stamp = run.scheduled_at.astimezone(delivery.tenant.zone).strftime("%Y%m%d-%H%M")
-        return channels.Outgoing(delivery.channel, to, run.subject,
-                                 run.sms if delivery.channel == "sms" else run.text, run.html, run.pdf,
-                                 f"{delivery.tenant.slug}-{run.rule_key}-{stamp}.pdf", key)
-    rendered = render.notification(settings, delivery.message, delivery.channel)
+        to = phones.display(to, tenant.region)
+    if isinstance(owner, ReportRun):
+        stamp = owner.scheduled_at.astimezone(tenant.zone).strftime("%Y%m%d-%H%M")
+        return channels.Outgoing(delivery.channel, to, owner.subject,
+                                 owner.sms if delivery.channel == "sms" else owner.text, owner.html, owner.pdf,
+                                 f"{tenant.slug}-{owner.rule_key}-{stamp}.pdf", key)
+    rendered = render.notification(settings, owner, delivery.channel)
     return channels.Outgoing(delivery.channel, to, rendered.subject,
                              rendered.sms if delivery.channel == "sms" else rendered.text, rendered.html,
-                             rendered.pdf, f"{delivery.tenant.slug}-message-{delivery.message_id}.pdf", key)
+                             rendered.pdf, f"{tenant.slug}-message-{owner.id}.pdf", key)
 
 
 def attempt(sender: channels.Sender, delivery_id: int, now: dt.datetime | None = None) -> str | None:
@@ -131,12 +138,6 @@ def _fail(delivery: Delivery, error: str) -> str:
     Delivery.update(status=FAILED, last_error=error).where(Delivery.id == delivery.id).execute()
     log.error("delivery %s (%s to %s) failed: %s", delivery.id, delivery.channel, delivery.recipient, error)
     return FAILED
-
-
-def of_runs(run_ids: Iterable[int]) -> Iterator[int]:
-    """The deliveries of each run in turn (as the runs come)."""
-    for run_id in run_ids:
-        yield from [d.id for d in Delivery.select(Delivery.id).where(Delivery.run == run_id).order_by(Delivery.id)]
 
 
 def send(settings, ids: Iterable[int], now: dt.datetime | None = None) -> dict[str, int]:

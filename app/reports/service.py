@@ -37,6 +37,7 @@ class Made:
     period_start: dt.datetime
     message_count: int
     skipped: bool
+    deliveries: tuple[int, ...] = ()  # the ids of those it recorded
 
 
 def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> Made | None:
@@ -56,13 +57,13 @@ def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> Mad
     try:
         with db.atomic():
             run = ReportRun.create(**values)
-            if not skipped:  # recorded with the run: a run made is a run that will be sent
-                delivery.create(tenant, delivery.targets(recipients, staff), at, run=run)
+            # recorded with the run: a run made is a run that will be sent
+            ids = delivery.create(tenant, delivery.targets(recipients, staff), at, run=run) if not skipped else []
     except pw.IntegrityError:  # another worker (or `dengon reports run`) made it meanwhile
         return None
     log.info("report %s/%s at %s: %d messages%s", tenant.slug, rule.key, at.isoformat(), len(messages),
              " (empty: skipped)" if skipped else "")
-    return Made(run.id, tenant, rule.key, at, start, len(messages), skipped)
+    return Made(run.id, tenant, rule.key, at, start, len(messages), skipped, tuple(ids))
 
 
 def due_runs(settings, now: dt.datetime | None = None) -> Iterator[Made]:
@@ -107,20 +108,20 @@ def send_as_made(settings, runs: Iterator[Made], now: dt.datetime | None = None)
     many deliveries ended in each status; what the sender did not get to stays due for the next
     dispatch."""
     made: list[Made] = []
-    handed: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    handed: queue.SimpleQueue[int | None] = queue.SimpleQueue()  # deliveries' ids, None at the end
     outcome: dict[str, int] = {}
 
     def sending() -> None:
         with db.connection_context():
-            outcome.update(delivery.send(settings, delivery.of_runs(iter(handed.get, None)), now))
+            outcome.update(delivery.send(settings, iter(handed.get, None), now))
 
     sender = threading.Thread(target=sending, name="dengon-report-sender")
     sender.start()
     try:
         for run in runs:
             made.append(run)
-            if not run.skipped:
-                handed.put(run.id)
+            for delivery_id in run.deliveries:
+                handed.put(delivery_id)
     finally:
         handed.put(None)
         sender.join()
