@@ -35,6 +35,7 @@ import random
 import signal
 import smtplib
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -208,6 +209,7 @@ class Span:
     start_mb: float | None = None  # this process's resident memory when the span began
     peak_mb: float | None = None
     times: list[float] = field(default_factory=list)  # seconds per report, when timed one by one
+    children_peak_mb: float | None = None  # the largest child process's peak (reports.dispatch's makers)
 
 
 @contextlib.contextmanager
@@ -243,11 +245,36 @@ class Email:
 def email_phase(settings, at: dt.datetime, sink: c.SMTPSink, url: str) -> Email:
     """What the worker does at 18:00 (``reports.dispatch``): every e-mail report made and sent."""
     run = Span()
-    with measure(run, [sink], url):
+    with measure(run, [sink], url), ChildrenPeak() as makers:
         made, outcome = reports.dispatch(settings, now=at + dt.timedelta(seconds=30))
+    run.children_peak_mb = makers.peak_mb
     run.reports = outcome.get("sent", 0)
     reported = ReportRun.select(pw.fn.SUM(ReportRun.message_count)).where(ReportRun.rule_key == EMAIL_KEY).scalar()
     return Email(run, len(made), outcome, reported or 0, bare_smtp(settings, sink, url))
+
+
+class ChildrenPeak(threading.Thread):
+    """The highest peak resident memory of this process's children (reports.dispatch's maker
+    processes) while it runs, read from /proc every 50 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb: float | None = None
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.05):
+            for child in multiprocessing.active_children():
+                with contextlib.suppress(OSError, ValueError):
+                    self.peak_mb = max(self.peak_mb or 0.0, c.peak_rss_mb(child.pid))
+
+    def __enter__(self) -> "ChildrenPeak":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self.join()
 
 
 def bare_smtp(settings, sink: c.SMTPSink, url: str) -> Span:
@@ -504,6 +531,10 @@ def main() -> int:
                              f"{c.peak_rss_mb():.0f} MB")
                 print(f"  e-mail: {args.firms:,} reports …", flush=True)
                 email = email_phase(settings, email_at, sink, url)
+                if email.run.children_peak_mb:
+                    notes.append(f"e-mail: made in processes besides this one (from {reports.PARALLEL_FROM} e-mail "
+                                 f"reports at once), their CPU counted as this process's; the largest one's peak "
+                                 f"RSS {email.run.children_peak_mb:.0f} MB")
                 emailed = sink.received()
                 from_app = [mail for mail in emailed if not mail["to"][0].endswith("@" + BARE_DOMAIN)]
                 checks.append(mail_check(from_app, [email_address(i) for i in range(args.firms)], pdf=False))

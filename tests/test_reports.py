@@ -180,6 +180,30 @@ def test_two_workers_racing_send_each_report_once(law, mail_settings, inbox):
     assert {d.status for d in Delivery.select()} == {"sent"}
 
 
+def test_many_reports_due_at_once_are_made_in_processes_and_each_goes_out_once(database, mail_settings, inbox,
+                                                                                monkeypatch):
+    monkeypatch.setattr(reports, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(reports, "CHUNK", 1)
+    monkeypatch.setattr(reports, "PROCESSES", 2)
+    in_processes = []
+    parallel = reports._make_in_processes
+    monkeypatch.setattr(reports, "_make_in_processes", lambda *args: in_processes.append(1) or parallel(*args))
+    firms = [store.import_config(minimal_config(
+        f"firm{n}", f"03-5555-10{n}0", name=f"事務所{n}",
+        reports=[{"key": "evening", "at": ["18:00"], "days": WEEKDAYS,
+                  "deliver": [{"channel": "email", "to": [f"office@firm{n}.example.jp"]}]}])) for n in range(3)]
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    take(firms[1], jst(2026, 11, 20, 10), body="二番目の事務所への伝言")
+
+    made, outcome = reports.dispatch(mail_settings, now=jst(2026, 11, 20, 18, 1))
+    assert in_processes and outcome == {"sent": 3}
+    assert sorted((m.tenant.slug, m.message_count) for m in made) == [("firm0", 0), ("firm1", 1), ("firm2", 0)]
+    (mail,) = inbox.to("office@firm1.example.jp")
+    assert "二番目の事務所への伝言" in mail.get_body(("plain",)).get_content()
+    assert all(len(inbox.to(f"office@firm{n}.example.jp")) == 1 for n in range(3))
+    assert reports.dispatch(mail_settings, now=jst(2026, 11, 20, 18, 2)) == ([], {})
+
+
 def test_a_report_time_sends_its_mails_over_one_connection_and_reconnects_when_the_server_says_enough(
         database, mail_settings, inbox):
     staff = [f"staff{i}@law.example.jp" for i in range(5)]

@@ -66,16 +66,23 @@ DEFAULT_FORM = Form(
 
 def forms_of(tenant: Tenant) -> list[Form]:
     """The firm's call types with their forms, in the firm's order; the default one when it has none."""
-    types = list(tenant.call_types.order_by(CallType.position))
-    if not types:
-        return [DEFAULT_FORM]
+    return forms_by_tenant([tenant.id])[tenant.id]
+
+
+def forms_by_tenant(tenant_ids: list[int]) -> dict[int, list[Form]]:
+    """``forms_of`` for many firms in two queries (a report time renders hundreds)."""
+    types = list(CallType.select().where(CallType.tenant.in_(tenant_ids)).order_by(CallType.position))
     by_type: dict[int, list[Field]] = {t.id: [] for t in types}
-    for f in (CallTypeField.select().where(CallTypeField.call_type.in_(list(by_type)))
-              .order_by(CallTypeField.position)):
-        by_type[f.call_type_id].append(
-            _standard(f.key, f.required, f.readback) if f.standard else
-            Field(f.key, f.label, f.type, f.required, f.readback, tuple(f.options or ()), standard=False))
-    return [Form(t.key, t.label, t.category, t.script, tuple(by_type[t.id])) for t in types]
+    if by_type:
+        for f in (CallTypeField.select().where(CallTypeField.call_type.in_(list(by_type)))
+                  .order_by(CallTypeField.position)):
+            by_type[f.call_type_id].append(
+                _standard(f.key, f.required, f.readback) if f.standard else
+                Field(f.key, f.label, f.type, f.required, f.readback, tuple(f.options or ()), standard=False))
+    found: dict[int, list[Form]] = {tenant_id: [] for tenant_id in tenant_ids}
+    for t in types:
+        found[t.tenant_id].append(Form(t.key, t.label, t.category, t.script, tuple(by_type[t.id])))
+    return {tenant_id: forms or [DEFAULT_FORM] for tenant_id, forms in found.items()}
 
 
 def form_of(tenant: Tenant, key: str | None) -> Form | None:

@@ -17,7 +17,7 @@ from ..messages import forms
 from ..messages.models import Message
 from ..settings import PROJECT_ROOT
 from ..tenants import labels
-from ..tenants.models import ReportRule, Staff, Tenant
+from ..tenants.models import Recipient, ReportRule, Staff, Tenant
 from ..web.templates import localtime, phone
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
@@ -71,11 +71,31 @@ def covered(tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.dateti
     return sorted(messages, key=lambda m: not m.urgent)
 
 
-def _context(tenant: Tenant, messages: list[Message], base_url: str, staff: list[Staff] | None = None) -> dict:
-    if staff is None:
-        staff = tenant.staff.order_by(Staff.position)
-    staff = {s.key: s for s in staff}
-    call_types = {f.key: f for f in forms.forms_of(tenant)}
+@dataclass
+class Setup:
+    """What a report needs of its firm besides the messages; read for many reports at once."""
+
+    recipients: list[Recipient]
+    staff: list[Staff]
+    forms: list[forms.Form]
+
+    @classmethod
+    def of_rules(cls, rules: list[ReportRule]) -> dict[int, "Setup"]:
+        """By rule id: five queries for any number of reports, not five per report."""
+        tenant_ids = list({rule.tenant_id for rule in rules})
+        recipients: dict[int, list[Recipient]] = {rule.id: [] for rule in rules}
+        for r in Recipient.select().where(Recipient.report.in_(list(recipients))).order_by(Recipient.position):
+            recipients[r.report_id].append(r)
+        staff: dict[int, list[Staff]] = {tenant_id: [] for tenant_id in tenant_ids}
+        for s in Staff.select().where(Staff.tenant.in_(tenant_ids)).order_by(Staff.position):
+            staff[s.tenant_id].append(s)
+        by_tenant = forms.forms_by_tenant(tenant_ids)
+        return {rule.id: cls(recipients[rule.id], staff[rule.tenant_id], by_tenant[rule.tenant_id]) for rule in rules}
+
+
+def _context(tenant: Tenant, messages: list[Message], base_url: str, setup: Setup | None = None) -> dict:
+    staff = {s.key: s for s in (setup.staff if setup else tenant.staff.order_by(Staff.position))}
+    call_types = {f.key: f for f in (setup.forms if setup else forms.forms_of(tenant))}
     items = [{"message": m, "rows": forms.rows_of(m, call_types.get(m.call_type))} for m in messages]
     counts = Counter(m.category for m in messages)
     return {"firm": tenant, "items": items, "staff_by_key": staff, "count": len(messages),
@@ -85,10 +105,11 @@ def _context(tenant: Tenant, messages: list[Message], base_url: str, staff: list
 
 
 def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
-           messages: list[Message], channels: set[str], staff: list[Staff]) -> Rendered:
-    """Every form of one report the firm's channels need."""
+           messages: list[Message], setup: Setup) -> Rendered:
+    """Every form of one report its recipients' channels need."""
     env = environment(tenant.slug)
-    context = {**_context(tenant, messages, settings.PUBLIC_URL, staff), "rule": rule, "start": start, "end": end}
+    channels = {r.channel for r in setup.recipients}
+    context = {**_context(tenant, messages, settings.PUBLIC_URL, setup), "rule": rule, "start": start, "end": end}
     with i18n.use_locale(tenant.language):
         subject = env.get_template("subject.txt").render(context).strip()
         rendered = Rendered(subject, env.get_template("email.txt").render(context),

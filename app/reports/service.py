@@ -4,18 +4,22 @@ with its deliveries recorded in the same transaction; each run's deliveries are 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
+import multiprocessing
+import os
 import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import peewee as pw
 
-from ..db import db, utcnow
+from ..db import bind, db, utcnow
 from ..delivery import service as delivery
-from ..tenants.models import Recipient, ReportRule, Staff, Tenant
+from ..tenants.models import ReportRule, Tenant
 from . import render, schedule
 from .models import ReportRun
 
@@ -23,6 +27,14 @@ log = logging.getLogger("dengon.reports")
 
 # After downtime the worker makes the runs it missed, each for its own period, this far back.
 CATCH_UP = dt.timedelta(days=3)
+# Rendering (a fax's PDF above all) is CPU work, and a Python process uses one CPU: from this much
+# work at once the runs are made in processes, one per CPU, CHUNK runs at a time. Below it, starting
+# the processes (about a second) costs more than it saves. Work: a run 1 (~10 ms), with a PDF
+# PDF_WORK (~350 ms); bench/reports.py measures both.
+PARALLEL_FROM = 200
+PDF_WORK = 35
+CHUNK = 10
+PROCESSES = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -40,25 +52,26 @@ class Made:
     deliveries: tuple[int, ...] = ()  # the ids of those it recorded
 
 
-def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime) -> Made | None:
+def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime,
+             setup: render.Setup | None = None) -> Made | None:
     """The run of ``rule`` at ``at``, with its deliveries; None when it exists already (the callers
     look first, in one query for many; the unique index settles a race)."""
+    setup = setup or render.Setup.of_rules([rule])[rule.id]
     start = schedule.previous_time(rule, tenant, at)
     messages = render.covered(tenant, rule, start, at)
     skipped = not messages and rule.when_empty == "skip"
     values = {"tenant": tenant, "rule": rule, "rule_key": rule.key, "scheduled_at": at, "period_start": start,
               "message_count": len(messages), "skipped": skipped}
     if not skipped:
-        recipients = list(Recipient.select().where(Recipient.report == rule).order_by(Recipient.position))
-        staff = list(tenant.staff.order_by(Staff.position))
-        rendered = render.report(settings, tenant, rule, start, at, messages, {r.channel for r in recipients}, staff)
+        rendered = render.report(settings, tenant, rule, start, at, messages, setup)
         values.update(subject=rendered.subject, text=rendered.text, html=rendered.html, sms=rendered.sms,
                       pdf=rendered.pdf)
     try:
         with db.atomic():
             run = ReportRun.create(**values)
             # recorded with the run: a run made is a run that will be sent
-            ids = delivery.create(tenant, delivery.targets(recipients, staff), at, run=run) if not skipped else []
+            ids = [] if skipped else delivery.create(tenant, delivery.targets(setup.recipients, setup.staff), at,
+                                                     run=run)
     except pw.IntegrityError:  # another worker (or `dengon reports run`) made it meanwhile
         return None
     log.info("report %s/%s at %s: %d messages%s", tenant.slug, rule.key, at.isoformat(), len(messages),
@@ -71,13 +84,12 @@ def due_runs(settings, now: dt.datetime | None = None) -> Iterator[Made]:
     existed), yielding each as it is made."""
     now = now or utcnow()
     earlier = _made_since(now - CATCH_UP)
-    # Read whole first: a query left open keeps SQLite's read snapshot, and the runs' inserts, after
-    # the sender's writes, could not proceed from it.
-    for rule in list(ReportRule.select(ReportRule, Tenant).join(Tenant)):
+    due = []
+    for rule in ReportRule.select(ReportRule, Tenant).join(Tenant):
         since = max(now - CATCH_UP, rule.created_at)
-        for at in schedule.times_between(rule, rule.tenant, since, now):
-            if (rule.tenant_id, rule.key, at) not in earlier and (run := make_run(settings, rule.tenant, rule, at)):
-                yield run
+        due += [(rule, at) for at in schedule.times_between(rule, rule.tenant, since, now)
+                if (rule.tenant_id, rule.key, at) not in earlier]
+    return _make(settings, due)
 
 
 def make_due_runs(settings, now: dt.datetime | None = None) -> list[Made]:
@@ -92,13 +104,53 @@ def runs_on(settings, day: dt.date | None, tenant: Tenant | None = None,
     query = ReportRule.select(ReportRule, Tenant).join(Tenant)
     if tenant is not None:
         query = query.where(ReportRule.tenant == tenant)
-    for rule in list(query):  # read whole first (see due_runs)
+    due = []
+    for rule in query:
         local_day = day or now.astimezone(rule.tenant.zone).date()
-        times = [at for at in schedule.times_on_date(rule, rule.tenant, local_day) if at <= now]
-        earlier = _made_since(times[0] - dt.timedelta(seconds=1), rule) if times else set()
-        for at in times:
-            if (rule.tenant_id, rule.key, at) not in earlier and (run := make_run(settings, rule.tenant, rule, at)):
-                yield run
+        due += [(rule, at) for at in schedule.times_on_date(rule, rule.tenant, local_day) if at <= now]
+    earlier = _made_since(min(at for _rule, at in due) - dt.timedelta(seconds=1)) if due else set()
+    return _make(settings, [(rule, at) for rule, at in due if (rule.tenant_id, rule.key, at) not in earlier])
+
+
+def _make(settings, due: list[tuple[ReportRule, dt.datetime]]) -> Iterator[Made]:
+    """Makes the runs, yielding each as it is made; what they need of their firms is read for all
+    of them before the first. Much work at once is shared among processes, one per CPU."""
+    setups = render.Setup.of_rules(list({rule.id: rule for rule, _at in due}.values())) if due else {}
+    work = sum(PDF_WORK if any(r.channel == "fax" for r in setups[rule.id].recipients) else 1 for rule, _at in due)
+    if PROCESSES > 1 and work >= PARALLEL_FROM:
+        yield from _make_in_processes(settings, due)
+    else:
+        yield from _make_here(settings, due, setups)
+
+
+def _make_here(settings, due: list[tuple[ReportRule, dt.datetime]], setups: dict[int, render.Setup]) -> Iterator[Made]:
+    for rule, at in due:
+        if run := make_run(settings, rule.tenant, rule, at, setups[rule.id]):
+            yield run
+
+
+def _make_in_processes(settings, due: list[tuple[ReportRule, dt.datetime]]) -> Iterator[Made]:
+    chunks = [[(rule.id, at) for rule, at in due[i:i + CHUNK]] for i in range(0, len(due), CHUNK)]
+    # Spawned, not forked: a fork would copy the worker's threads' locks and its open connections.
+    with ProcessPoolExecutor(min(PROCESSES, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_start_maker,
+                             initargs=(settings.DATABASE_URL, log.getEffectiveLevel())) as pool:
+        for made in pool.map(_make_chunk, itertools.repeat(settings), chunks):  # each chunk as it is done
+            yield from made
+
+
+def _start_maker(database_url: str, log_level: int) -> None:
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    bind(database_url)
+
+
+def _make_chunk(settings, chunk: list[tuple[int, dt.datetime]]) -> list[Made]:
+    """In a maker process: one chunk's runs."""
+    with db.connection_context():
+        rules = {rule.id: rule for rule in ReportRule.select(ReportRule, Tenant).join(Tenant)
+                 .where(ReportRule.id.in_([rule_id for rule_id, _at in chunk]))}
+        due = [(rules[rule_id], at) for rule_id, at in chunk if rule_id in rules]
+        return list(_make_here(settings, due, render.Setup.of_rules(list(rules.values()))))
 
 
 def send_as_made(settings, runs: Iterator[Made], now: dt.datetime | None = None) -> tuple[list[Made], dict[str, int]]:
@@ -137,11 +189,8 @@ def dispatch(settings, now: dt.datetime | None = None) -> tuple[list[Made], dict
     return made, dict(Counter(outcome) + Counter(rest))
 
 
-def _made_since(since: dt.datetime, rule: ReportRule | None = None) -> set[tuple[int, str, dt.datetime]]:
+def _made_since(since: dt.datetime) -> set[tuple[int, str, dt.datetime]]:
     """(firm, report, time) of the runs made after ``since``: one query where the dispatcher,
     looking back days every minute, would ask once per scheduled time."""
-    query = ReportRun.select(ReportRun.tenant, ReportRun.rule_key, ReportRun.scheduled_at).where(
-        ReportRun.scheduled_at > since)
-    if rule is not None:
-        query = query.where((ReportRun.tenant == rule.tenant_id) & (ReportRun.rule_key == rule.key))
-    return set(query.tuples())
+    return set(ReportRun.select(ReportRun.tenant, ReportRun.rule_key, ReportRun.scheduled_at)
+               .where(ReportRun.scheduled_at > since).tuples())
