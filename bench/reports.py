@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import datetime as dt
+import gc
 import itertools
 import multiprocessing
 import os
@@ -287,7 +287,8 @@ def bare_smtp(settings, sink: c.SMTPSink, url: str) -> Span:
         for run_id, subject, text, html in runs:
             mail = MIMEMultipart("alternative", _subparts=[MIMEText(text, "plain", "utf-8"),
                                                            MIMEText(html, "html", "utf-8")])
-            mail["From"], mail["To"], mail["Subject"] = settings.MAIL_FROM, bare_address(run_id), Header(subject, "utf-8")
+            mail["From"], mail["To"] = settings.MAIL_FROM, bare_address(run_id)
+            mail["Subject"] = Header(subject, "utf-8")
             smtp.sendmail(settings.MAIL_FROM, [bare_address(run_id)], mail.as_bytes(policy=CRLF))
     return span
 
@@ -524,7 +525,8 @@ def main() -> int:
             db.bind(url)
             with db.db.connection_context():
                 took = load(args.firms, args.messages_per_firm, email_at, rng)
-                gc.collect()  # as the worker does once started (app/worker.py): what was loaded stays out of collections
+                # As the worker does once started (app/worker.py): what was loaded stays out of collections.
+                gc.collect()
                 gc.freeze()
                 notes.append(f"reports and {args.firms * args.messages_per_firm:,} messages loaded in {took:.1f} s, "
                              f"statistics and checkpoint {c.settle():.1f} s; this process's peak RSS so far "
