@@ -1,5 +1,5 @@
-"""The three channels behind one call, ``send(settings, outgoing)``: e-mail (SMTP_URL), SMS (the
-provider's Messages API) and fax (a PDF through FAX_TRANSPORT). A channel without a provider
+"""The three channels behind one call, ``Sender(settings).send(outgoing)``: e-mail (SMTP_URL), SMS
+(the provider's Messages API) and fax (a PDF through FAX_TRANSPORT). A channel without a provider
 configured writes to the outbox (OUTBOX_DIR) instead, so a demo shows real reports.
 
 A failure is Transient (try again later: connection refused, 4xx from SMTP, 5xx or 429 from the
@@ -49,12 +49,6 @@ class Outgoing:
     pdf: bytes | None = None
     pdf_name: str = "report.pdf"
     key: str = ""  # names the delivery: the e-mail's Message-ID, the outbox file
-
-
-def send(settings, outgoing: Outgoing) -> str:
-    """Send one; returns the provider's reference (Message-ID, SMS SID, file written)."""
-    with Sender(settings) as sender:
-        return sender.send(outgoing)
 
 
 class Sender:
