@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,14 +46,24 @@ def purge_expired() -> None:
     log.info("purged %d expired sessions and %d old log-in attempts", sessions, attempts)
 
 
+_dispatching = threading.Lock()
+
+
 @huey.periodic_task(crontab())  # every minute
 def dispatch() -> None:
     """Make the reports whose time has come, and send (or retry) every delivery that is due."""
     from .reports import service as reports
 
-    settings = settings_module.load()
-    with db.db.connection_context():
-        runs, outcome = reports.dispatch(settings)
+    if not _dispatching.acquire(blocking=False):
+        # A big report time can outlast the minute: the next dispatch would render it all again.
+        log.info("dispatch: the previous one is still running")
+        return
+    try:
+        settings = settings_module.load()
+        with db.db.connection_context():
+            runs, outcome = reports.dispatch(settings)
+    finally:
+        _dispatching.release()
     if runs or outcome:
         log.info("dispatch: %d reports made; deliveries %s", len(runs), outcome or "none due")
 

@@ -94,11 +94,16 @@ def test_the_report_email_has_every_included_message_urgent_first_and_no_exclude
          body="本日中にご連絡ください")
     take(law, jst(2026, 11, 20, 12), category="sales", caller_name="営業 太郎", body="複合機のご案内")
     take(law, jst(2026, 11, 20, 19), body="翌日分")  # after the report's time: the next report's
-    (run,) = reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 0, 30))
-    assert delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 1)) == {"sent": 2}
+    service = mail_settings.replace(MAIL_FROM="山田電話代行 <dengon@answering.example.jp>")
+    (run,) = reports.make_due_runs(service, now=jst(2026, 11, 20, 18, 0, 30))
+    assert delivery.send_due(service, now=jst(2026, 11, 20, 18, 1)) == {"sent": 2}
 
     (mail,) = inbox.to("office@law.example.jp")
     assert mail["Subject"] == "山田法律事務所 様: 11/20 18:00 までの伝言 2 件"
+    (sender,) = mail["From"].addresses  # the name encoded, the address readable
+    assert (sender.display_name, sender.addr_spec) == ("山田電話代行", "dengon@answering.example.jp")
+    sent = Delivery.get(Delivery.recipient == "office@law.example.jp")
+    assert mail["Message-ID"] == f"<delivery-{sent.id}-{sent.created_at:%Y%m%d%H%M%S}@answering.example.jp>"
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
     for part in (text, html):
@@ -218,6 +223,25 @@ def test_a_report_time_sends_its_mails_over_one_connection_and_reconnects_when_t
     assert delivery.send_due(mail_settings, now=jst(2026, 11, 24, 18, 2)) == {"sent": 5}
     assert len(set(inbox.peers[5:])) == 3
     assert all(len(inbox.to(address)) == 2 for address in staff)  # each report once, both days
+
+
+def test_a_connection_the_mail_server_dropped_while_idle_is_replaced_before_the_next_mail(settings):
+    from app.delivery.channels import Outgoing, Sender
+
+    from .mail import Inbox
+
+    first = Inbox().start()
+    with Sender(settings.replace(SMTP_URL=first.url)) as sender:
+        sender.send(Outgoing("email", "desk@law.example.jp", "伝言", "一通目", key="delivery-1"))
+        first.stop()  # the server goes away, and comes back on the same port
+        again = Inbox(port=first.port).start()
+        try:
+            sender.send(Outgoing("email", "desk@law.example.jp", "伝言", "二通目", key="delivery-2"))
+            (mail,) = again.to("desk@law.example.jp")
+            assert "二通目" in mail.get_body(("plain",)).get_content()
+        finally:
+            again.stop()
+    assert len(first.to("desk@law.example.jp")) == 1
 
 
 def test_a_mail_server_down_then_back_gets_the_report_once(law, settings, tmp_path):
@@ -426,6 +450,22 @@ def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, envir
     assert ReportRun.select().count() == made and len(inbox.to("desk@daily.example")) == made
 
 
+def test_a_dispatch_while_the_previous_one_still_runs_does_nothing(database, environ, inbox, monkeypatch):
+    from app import worker
+    from app.db import utcnow
+
+    for key, value in {**environ, "SMTP_URL": inbox.url}.items():
+        monkeypatch.setenv(key, value)
+    store.import_config(minimal_config("daily", "03-5555-3000", reports=[
+        {"key": "morning", "at": ["00:00"], "deliver": [{"channel": "email", "to": ["desk@daily.example"]}]}]))
+    ReportRule.update(created_at=utcnow() - dt.timedelta(days=1)).execute()
+    with worker._dispatching:  # the previous minute's dispatch, still at work
+        worker.dispatch.call_local()
+    assert ReportRun.select().count() == 0
+    worker.dispatch.call_local()
+    assert ReportRun.select().count() >= 1
+
+
 def test_a_firm_can_override_a_report_template_in_its_own_folder(law, mail_settings, inbox, tmp_path, monkeypatch):
     from app.reports import render
 
@@ -443,6 +483,27 @@ def test_a_firm_can_override_a_report_template_in_its_own_folder(law, mail_setti
     (mail,) = inbox.to("office@law.example.jp")
     assert mail["Subject"] == "【山田法律事務所】本日の伝言 1 件"
     assert "契約書の件" in mail.get_body(("plain",)).get_content()  # the rest: the defaults
+
+
+def test_a_firm_whose_template_is_broken_does_not_hold_back_the_other_firms_reports(law, mail_settings, inbox,
+                                                                                    tmp_path, monkeypatch):
+    from app.reports import render
+
+    store.import_config(minimal_config("clinic", "03-5555-2000", reports=[
+        {"key": "evening", "at": ["18:00"], "deliver": [{"channel": "email", "to": ["desk@clinic.example.jp"]}]}]))
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    folder = tmp_path / "tenants" / "law" / "templates"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text("{{ no_such_value }}\n")  # an override with a mistake
+    monkeypatch.setattr(render, "TENANTS_DIR", tmp_path / "tenants")
+    render._environment.cache_clear()
+    try:
+        made, outcome = reports.dispatch(mail_settings, now=jst(2026, 11, 20, 18, 1))
+    finally:
+        render._environment.cache_clear()
+    assert [m.tenant.slug for m in made] == ["clinic"] and outcome == {"sent": 1}
+    assert len(inbox.to("desk@clinic.example.jp")) == 1 and inbox.to("office@law.example.jp") == []
+    assert not ReportRun.select().where(ReportRun.rule_key == "evening", ReportRun.tenant == law).exists()
 
 
 def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(database, settings):

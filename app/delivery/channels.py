@@ -20,7 +20,7 @@ from email.header import Header
 from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -91,16 +91,17 @@ class Sender:
         message_id, data = _mime(settings, outgoing, to)
         if not settings.SMTP_URL:
             return _to_outbox(settings, outgoing.channel, outgoing.key, ".eml", data)
+        sender = parseaddr(settings.MAIL_FROM)[1]
         kept = self._smtp is not None
         try:
             try:
-                self._transfer(settings.MAIL_FROM, to, data)
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPSenderRefused):
-                # A kept connection the server has closed meanwhile, or a server that takes only so
-                # many mails per connection (it refuses the next MAIL FROM): once more, afresh.
+                self._transfer(sender, to, data)
+            except smtplib.SMTPSenderRefused:
+                # A server that takes only so many mails per connection refuses the next MAIL FROM
+                # (421): before the mail's data, so sending it again on a new connection is safe.
                 if not kept:
                     raise
-                self._transfer(settings.MAIL_FROM, to, data)
+                self._transfer(sender, to, data)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _text in exc.recipients.values()]
             replies = "; ".join(f"{code} {reply.decode(errors='replace')}" for code, reply in exc.recipients.values())
@@ -114,7 +115,7 @@ class Sender:
         return message_id
 
     def _transfer(self, sender: str, to: str, data: bytes) -> None:
-        smtp = self._smtp or self._connect()
+        smtp = self._kept() or self._connect()
         try:
             smtp.sendmail(sender, [to], data)
         except smtplib.SMTPRecipientsRefused:
@@ -123,6 +124,17 @@ class Sender:
             self._smtp = None  # in an unknown state: the next mail opens a new one
             smtp.close()
             raise
+
+    def _kept(self) -> smtplib.SMTP | None:
+        """The kept connection, if the server still answers on it: one that closed it while idle
+        must not fail a mail halfway (whether its data arrived would be unknown)."""
+        if self._smtp is not None:
+            try:
+                self._smtp.noop()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+                self._smtp = None
+        return self._smtp
 
     def _connect(self) -> smtplib.SMTP:
         url = urlsplit(self.settings.SMTP_URL)
@@ -174,9 +186,11 @@ def _mime(settings, outgoing: Outgoing, to: str) -> tuple[str, bytes]:
         attachment = MIMEApplication(outgoing.pdf, "pdf")
         attachment.add_header("Content-Disposition", "attachment", filename=outgoing.pdf_name)
         mail = MIMEMultipart("mixed", _subparts=[body, attachment])
-    # The same Message-ID on every attempt: a receiving system can tell a retry from a new mail.
-    message_id = make_msgid(idstring=outgoing.key or uuid.uuid4().hex, domain="dengon")
-    mail["From"] = settings.MAIL_FROM
+    # The same Message-ID on every attempt (the key names the delivery): a receiving system can
+    # tell a retry from a new mail.
+    domain = parseaddr(settings.MAIL_FROM)[1].rpartition("@")[2] or "dengon"
+    message_id = f"<{outgoing.key}@{domain}>" if outgoing.key else make_msgid(domain=domain)
+    mail["From"] = formataddr(parseaddr(settings.MAIL_FROM), charset="utf-8")  # a Japanese name encoded alone
     mail["To"] = to
     mail["Subject"] = Header(outgoing.subject, "utf-8")
     mail["Date"] = formatdate(usegmt=True)

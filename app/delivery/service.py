@@ -10,6 +10,8 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 
+import peewee as pw
+
 from .. import phones
 from ..db import db, utcnow
 from ..messages.models import Message
@@ -90,7 +92,9 @@ def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
              if delivery.run_id is not None else
              Message.select(Message, Tenant).join(Tenant).where(Message.id == delivery.message_id)).get()
     tenant = owner.tenant
-    key = f"delivery-{delivery.id}"
+    # Names the delivery in its Message-ID and outbox file: the same on every attempt, and not
+    # reused by a database made afresh.
+    key = f"delivery-{delivery.id}-{delivery.created_at:%Y%m%d%H%M%S}"
     to = delivery.recipient
     if delivery.channel == "fax":  # dialled as the firm dials: 03-1234-5679 at home, +1 … abroad
         to = phones.display(to, tenant.region)
@@ -146,7 +150,12 @@ def send(settings, ids: Iterable[int], now: dt.datetime | None = None) -> dict[s
     outcome = Counter()
     with channels.Sender(settings) as sender:
         for delivery_id in ids:
-            if status := attempt(sender, delivery_id, now):
+            try:
+                status = attempt(sender, delivery_id, now)
+            except pw.DatabaseError:  # its record could not be read or written: it stays due
+                log.exception("delivery %s not sent this time", delivery_id)
+                continue
+            if status:
                 outcome[status] += 1
     return dict(outcome)
 

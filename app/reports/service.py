@@ -4,7 +4,6 @@ with its deliveries recorded in the same transaction; each run's deliveries are 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import multiprocessing
 import os
@@ -12,7 +11,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import peewee as pw
@@ -129,7 +128,13 @@ def _make(settings, due: list[tuple[ReportRule, dt.datetime]]) -> Iterator[Made]
 def _make_here(settings, due: list[tuple[ReportRule, dt.datetime]],
                setups: dict[int, render.Setup]) -> Iterator[Made]:
     for rule, at in due:
-        if run := make_run(settings, rule.tenant, rule, at, setups[rule.id]):
+        try:
+            run = make_run(settings, rule.tenant, rule, at, setups[rule.id])
+        except Exception:  # one firm's broken template must not hold back every other firm's report
+            log.exception("report %s/%s at %s could not be made; tried again next minute", rule.tenant.slug,
+                          rule.key, at.isoformat())
+            continue
+        if run:
             yield run
 
 
@@ -139,8 +144,8 @@ def _make_in_processes(settings, due: list[tuple[ReportRule, dt.datetime]]) -> I
     with ProcessPoolExecutor(min(PROCESSES, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
                              initializer=_start_maker,
                              initargs=(settings.DATABASE_URL, log.getEffectiveLevel())) as pool:
-        for made in pool.map(_make_chunk, itertools.repeat(settings), chunks):  # each chunk as it is done
-            yield from made
+        for done in as_completed([pool.submit(_make_chunk, settings, chunk) for chunk in chunks]):
+            yield from done.result()
 
 
 def _start_maker(database_url: str, log_level: int) -> None:
@@ -190,9 +195,9 @@ def send_as_made(settings, runs: Iterator[Made],
 
 def dispatch(settings, now: dt.datetime | None = None) -> tuple[list[Made], dict[str, int]]:
     """What the worker does every minute: make and send the reports that are due, then send every
-    other delivery that is (notifications not yet sent, retries)."""
-    now = now or utcnow()
-    made, outcome = send_as_made(settings, due_runs(settings, now), now)
+    other delivery that is (notifications not yet sent, retries). ``now`` chooses what is due; the
+    deliveries are claimed at the time they are sent (a claim is timed from its own moment)."""
+    made, outcome = send_as_made(settings, due_runs(settings, now or utcnow()), now)
     rest = delivery.send_due(settings, now)
     return made, dict(Counter(outcome) + Counter(rest))
 
