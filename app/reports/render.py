@@ -81,7 +81,7 @@ class Setup:
 
     @classmethod
     def of_rules(cls, rules: list[ReportRule]) -> dict[int, "Setup"]:
-        """By rule id: five queries for any number of reports, not five per report."""
+        """By rule id: four queries for any number of reports, not four per report."""
         tenant_ids = list({rule.tenant_id for rule in rules})
         recipients: dict[int, list[Recipient]] = {rule.id: [] for rule in rules}
         for r in Recipient.select().where(Recipient.report.in_(list(recipients))).order_by(Recipient.position):
