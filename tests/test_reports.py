@@ -434,7 +434,10 @@ def test_staff_read_the_outbox(law, settings, client, operator, alice):
     assert client.get("/admin/outbox").status_code == 404 and client.get(eml).status_code == 404
 
 
-def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, environ, inbox, monkeypatch):
+@pytest.fixture
+def worker(database, environ, inbox, monkeypatch):
+    """The worker's module, its settings (from the environment) mailing ``inbox``, and a firm with
+    a daily report at midnight set up two days ago."""
     from app import worker
     from app.db import utcnow
 
@@ -443,6 +446,10 @@ def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, envir
     store.import_config(minimal_config("daily", "03-5555-3000", reports=[
         {"key": "morning", "at": ["00:00"], "deliver": [{"channel": "email", "to": ["desk@daily.example"]}]}]))
     ReportRule.update(created_at=utcnow() - dt.timedelta(days=2)).execute()
+    return worker
+
+
+def test_the_workers_dispatcher_makes_due_reports_and_sends_them(worker, inbox):
     worker.dispatch.call_local()
     made = ReportRun.select().count()
     assert made >= 2 and len(inbox.to("desk@daily.example")) == made  # one per day, each once
@@ -450,15 +457,7 @@ def test_the_workers_dispatcher_makes_due_reports_and_sends_them(database, envir
     assert ReportRun.select().count() == made and len(inbox.to("desk@daily.example")) == made
 
 
-def test_a_dispatch_while_the_previous_one_still_runs_does_nothing(database, environ, inbox, monkeypatch):
-    from app import worker
-    from app.db import utcnow
-
-    for key, value in {**environ, "SMTP_URL": inbox.url}.items():
-        monkeypatch.setenv(key, value)
-    store.import_config(minimal_config("daily", "03-5555-3000", reports=[
-        {"key": "morning", "at": ["00:00"], "deliver": [{"channel": "email", "to": ["desk@daily.example"]}]}]))
-    ReportRule.update(created_at=utcnow() - dt.timedelta(days=1)).execute()
+def test_a_dispatch_while_the_previous_one_still_runs_does_nothing(worker):
     with worker._dispatching:  # the previous minute's dispatch, still at work
         worker.dispatch.call_local()
     assert ReportRun.select().count() == 0
