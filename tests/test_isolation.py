@@ -1,5 +1,6 @@
 """Tenant isolation: a user of one firm gets 404 for anything of another firm, on every route."""
 
+import datetime as dt
 import re
 
 import pytest
@@ -11,24 +12,51 @@ from .conftest import csrf_token, log_in
 
 FIRM_ROUTES = [r.path for r in routes if isinstance(r, Route) and "{slug}" in r.path]
 
+# Who is entitled to each firm route, when it is not the firm's own client user.
+ENTITLED = {"/firms/{slug}/export.toml": "admin"}  # a firm's configuration file is for staff only
+
+
+def _archived_run(tenant):
+    from app.reports.models import ReportRun
+
+    return ReportRun.create(tenant=tenant, rule_key="evening", scheduled_at=dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC),
+                            period_start=dt.datetime(2026, 11, 19, 9, tzinfo=dt.UTC), message_count=1,
+                            subject=f"{tenant.name} report", text=f"{tenant.name} report", html=f"<p>{tenant.name}</p>",
+                            pdf=b"%PDF-1.7 " + tenant.name.encode())
+
+
+def _fill(path: str, tenant) -> str:
+    """The route's path with every parameter naming a real object of ``tenant``: an outsider must be
+    refused the object, not merely a URL that names nothing."""
+    values = {"slug": lambda: tenant.slug, "id": lambda: str(_archived_run(tenant).id), "kind": lambda: "pdf"}
+    for name in re.findall(r"{(\w+)(?::\w+)?}", path):
+        assert name in values, f"{path}: add a real object for {{{name}}} to this test"
+        path = re.sub(r"{%s(?::\w+)?}" % name, values[name](), path)
+    return path
+
 
 def test_every_firm_route_is_covered_by_the_outsider_test():
     # New routes that show a firm's data are picked up here automatically; this guards the list itself.
-    assert {"/firms/{slug}", "/firms/{slug}/export.toml"} <= set(FIRM_ROUTES)
+    assert {"/firms/{slug}", "/firms/{slug}/export.toml", "/firms/{slug}/reports/{id:int}.{kind}"} <= set(FIRM_ROUTES)
 
 
 @pytest.mark.parametrize("path", FIRM_ROUTES)
-def test_an_outsider_gets_404_on_another_firms_route(client, path, alice, charlie):
+def test_an_outsider_gets_404_on_another_firms_route_where_its_owner_gets_200(client, request, path, alice, charlie):
+    url = _fill(path, alice.tenant)
     log_in(client, charlie)
-    response = client.get(path.replace("{slug}", alice.tenant.slug))
-    assert response.status_code == 404
+    response = client.get(url)
+    assert response.status_code == 404, url
     assert alice.tenant.name not in response.text
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/portal")})
+    log_in(client, request.getfixturevalue(ENTITLED.get(path, "alice")))
+    assert client.get(url).status_code == 200, url
 
 
 @pytest.mark.parametrize("path", FIRM_ROUTES)
-def test_a_firm_that_does_not_exist_is_404_too(client, path, admin):
+def test_a_firm_that_does_not_exist_is_404_too(client, path, admin, alice):
+    url = _fill(path, alice.tenant).replace(alice.tenant.slug, "no-such-firm")
     log_in(client, admin)
-    assert client.get(path.replace("{slug}", "no-such-firm")).status_code == 404
+    assert client.get(url).status_code == 404, url
 
 
 def test_a_client_sees_their_own_firm(client, alice):
