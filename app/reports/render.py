@@ -18,7 +18,7 @@ from ..messages.models import Message
 from ..settings import PROJECT_ROOT
 from ..tenants import labels
 from ..tenants.models import Recipient, ReportRule, Staff, Tenant
-from ..web.templates import localtime, phone
+from ..web.templates import css_string, localtime, phone
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 TENANTS_DIR = PROJECT_ROOT / "tenants"
@@ -53,6 +53,7 @@ def _environment(overrides: str | None) -> jinja2.Environment:
     env.globals["labels"] = labels
     env.filters["phone"] = phone
     env.filters["localtime"] = localtime
+    env.filters["css_string"] = css_string
     return env
 
 
