@@ -143,6 +143,19 @@ def test_the_fax_is_an_a4_pdf_with_the_messages_in_japanese_and_an_embedded_font
     assert "595.276 x 841.89" in info  # A4 in points
 
 
+def test_the_fax_header_prints_a_firm_name_with_markup_characters_as_written(database, settings, tmp_path):
+    name = """A&B <"Law"> 'Office' \\ </style>"""
+    firm = store.import_config(law_config(deliver=[{"channel": "fax", "to": ["03-1234-5679"]}]) | {"name": name})
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    take(firm, jst(2026, 11, 20, 10))
+    (made,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    text = pdf_text(ReportRun.get_by_id(made.id).pdf, tmp_path)
+    assert "&amp;" not in text and "&lt;" not in text and "&#" not in text
+    header, *_rest = text.strip().splitlines()
+    assert header.strip() == name  # the page header, on top of every page
+    assert f"{name} 伝言報告" in text  # and the title, escaped as HTML
+
+
 def test_an_empty_period_sends_a_notice_or_nothing_as_the_report_says(law, mail_settings, inbox):
     reports.make_due_runs(mail_settings, now=jst(2026, 11, 20, 18, 1))
     delivery.send_due(mail_settings, now=jst(2026, 11, 20, 18, 2))

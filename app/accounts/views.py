@@ -56,7 +56,8 @@ def login(request: Request):
     User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
     response = RedirectResponse(safe_next(next_url, LANDING[user.role]), status_code=303)
     start_session(request, response, user)
-    response.set_cookie(LANG_COOKIE, user.language, samesite="lax", max_age=365 * 86400)
+    response.set_cookie(LANG_COOKIE, user.language, samesite="lax", max_age=365 * 86400,
+                        secure=request.app.state.settings.https)
     return response
 
 
@@ -77,7 +78,8 @@ def language(request: Request):
         User.update(language=choice).where(User.id == request.state.user.id).execute()
     back = safe_next(request.state.form.get("next"), "/")
     response = RedirectResponse(back, status_code=303)
-    response.set_cookie(LANG_COOKIE, choice, samesite="lax", max_age=365 * 86400)
+    response.set_cookie(LANG_COOKIE, choice, samesite="lax", max_age=365 * 86400,
+                        secure=request.app.state.settings.https)
     return response
 
 

@@ -27,7 +27,10 @@ from urllib.parse import unquote, urlsplit
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+# No send waits for ever: each exchange with a mail server or the provider gives up after this many
+# seconds (a transient failure, retried), so a stuck send does not keep its delivery claimed.
 SMTP_TIMEOUT = 30
+PROVIDER_TIMEOUT = 30
 _CRLF = policy.compat32.clone(linesep="\r\n")  # SMTP's line ends
 
 
@@ -222,8 +225,10 @@ def _sms(settings, outgoing: Outgoing) -> str:
 
     sender = settings.TWILIO_SMS_FROM
     origin = {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
+    rest = client(settings)
+    rest.http_client.timeout = PROVIDER_TIMEOUT  # the library's default is none at all
     try:
-        created = client(settings).messages.create(
+        created = rest.messages.create(
             to=outgoing.to, body=outgoing.text, status_callback=f"{settings.PUBLIC_URL}/twilio/sms-status", **origin)
     except TwilioRestException as exc:
         error = f"the provider answered {exc.status} (code {exc.code}): {exc.msg}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee as pw
 
 from ..db import BaseModel, UTCDateTimeField, utcnow
@@ -34,3 +36,16 @@ class Delivery(BaseModel):
     class Meta:
         # Once per report run (or message), channel and recipient.
         indexes = ((("run", "channel", "recipient"), True), (("message", "channel", "recipient"), True))
+
+    @classmethod
+    def claimable(cls, now: dt.datetime, lease: dt.timedelta) -> pw.Expression:
+        """Due and nobody's: waiting for its time, or claimed by a sender that has stopped renewing
+        its claim for ``lease`` (its process died mid-send)."""
+        return ((cls.status.in_([PENDING, RETRY]) & (cls.next_attempt_at <= now))
+                | ((cls.status == SENDING) & (cls.claimed_at < now - lease)))
+
+    @classmethod
+    def renew_claims(cls, ids: list[int], now: dt.datetime) -> int:
+        """The sender of these is alive: their claims start again from ``now`` (never moved back)."""
+        return cls.update(claimed_at=now).where(
+            cls.id.in_(ids) & (cls.status == SENDING) & (cls.claimed_at < now)).execute()

@@ -4,6 +4,7 @@ when it is permanent or keeps failing. Staff can send a failed one again."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -27,8 +28,11 @@ log = logging.getLogger("dengon.delivery")
 MAX_ATTEMPTS = 8
 # 1, 2, 4 … minutes, at most an hour apart: about four hours of trying before giving up.
 BACKOFF_FIRST, BACKOFF_MAX = dt.timedelta(minutes=1), dt.timedelta(hours=1)
-# A worker that died mid-send leaves its claim; after this long another may take it over.
-CLAIM_TIMEOUT = dt.timedelta(minutes=10)
+# A claim is a lease: the process sending a delivery renews it every RENEW_EVERY while the send
+# lasts, however long; a claim not renewed for CLAIM_TIMEOUT is free again (its process died
+# mid-send, or froze), and another worker sends the delivery again: at least once, not exactly.
+CLAIM_TIMEOUT = dt.timedelta(seconds=60)
+RENEW_EVERY = 15  # seconds: four renewals may fail before a live sender's claim lapses
 BATCH = 200
 
 
@@ -80,10 +84,53 @@ def claim(delivery_id: int, now: dt.datetime | None = None) -> Delivery | None:
     """Take a due delivery for sending; None when another worker has it or it is not due."""
     now = now or utcnow()
     taken = Delivery.update(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1).where(
-        (Delivery.id == delivery_id) & (
-            (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
-            | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))).returning(Delivery)
+        (Delivery.id == delivery_id) & Delivery.claimable(now, CLAIM_TIMEOUT)).returning(Delivery)
     return next(iter(taken.execute()), None)
+
+
+class Claims:
+    """The deliveries this process is sending. While there are any, one thread renews their claims
+    every RENEW_EVERY, on its own connection: a sender waiting on a slow mail server keeps its
+    deliveries, and a dead process's are free after CLAIM_TIMEOUT."""
+
+    def __init__(self) -> None:
+        self._held: Counter[int] = Counter()
+        self._lock = threading.Lock()
+        self._renewer: threading.Thread | None = None
+        self._idle = threading.Event()  # set when nothing is held: the renewer ends
+
+    @contextlib.contextmanager
+    def holding(self, delivery_id: int):
+        with self._lock:
+            self._held[delivery_id] += 1
+            if self._renewer is None:
+                self._renewer = threading.Thread(target=self._renew, name="dengon-claims", daemon=True)
+                self._renewer.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= Counter({delivery_id: 1})
+                if not self._held:
+                    self._idle.set()
+
+    def _renew(self) -> None:
+        while True:
+            self._idle.wait(RENEW_EVERY)
+            with self._lock:
+                self._idle.clear()
+                if not self._held:  # nothing left to renew: the next claim starts a new thread
+                    self._renewer = None
+                    return
+                ids = list(self._held)
+            try:
+                with db.connection_context():
+                    Delivery.renew_claims(ids, utcnow())
+            except pw.DatabaseError:  # the next beat tries again; the lease outlasts a few misses
+                log.warning("could not renew the claims of deliveries %s", ids, exc_info=True)
+
+
+claims = Claims()
 
 
 def outgoing(settings, delivery: Delivery) -> channels.Outgoing:
@@ -115,6 +162,11 @@ def attempt(sender: channels.Sender, delivery_id: int, now: dt.datetime | None =
     delivery = claim(delivery_id, now)
     if delivery is None:
         return None
+    with claims.holding(delivery.id):
+        return _attempt(sender, delivery, now)
+
+
+def _attempt(sender: channels.Sender, delivery: Delivery, now: dt.datetime) -> str:
     try:
         out = outgoing(sender.settings, delivery)
         reference = sender.send(out)
@@ -172,10 +224,8 @@ def send_soon(settings, ids: list[int]) -> None:
 
 def due(now: dt.datetime | None = None, limit: int = BATCH) -> list[int]:
     now = now or utcnow()
-    return [d.id for d in Delivery.select(Delivery.id).where(
-        (Delivery.status.in_([PENDING, RETRY]) & (Delivery.next_attempt_at <= now))
-        | ((Delivery.status == SENDING) & (Delivery.claimed_at < now - CLAIM_TIMEOUT)))
-        .order_by(Delivery.next_attempt_at).limit(limit)]
+    return [d.id for d in Delivery.select(Delivery.id).where(Delivery.claimable(now, CLAIM_TIMEOUT))
+            .order_by(Delivery.next_attempt_at).limit(limit)]
 
 
 def send_due(settings, now: dt.datetime | None = None) -> dict[str, int]:

@@ -18,7 +18,7 @@ from ..messages.models import Message
 from ..settings import PROJECT_ROOT
 from ..tenants import labels
 from ..tenants.models import Recipient, ReportRule, Staff, Tenant
-from ..web.templates import localtime, phone
+from ..web.templates import css_string, localtime, phone
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 TENANTS_DIR = PROJECT_ROOT / "tenants"
@@ -53,6 +53,7 @@ def _environment(overrides: str | None) -> jinja2.Environment:
     env.globals["labels"] = labels
     env.filters["phone"] = phone
     env.filters["localtime"] = localtime
+    env.filters["css_string"] = css_string
     return env
 
 
@@ -109,8 +110,10 @@ def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: 
     """Every form of one report its recipients' channels need."""
     env = environment(tenant.slug)
     channels = {r.channel for r in setup.recipients}
-    context = {**_context(tenant, messages, settings.PUBLIC_URL, setup), "rule": rule, "start": start, "end": end}
+    # The firm's language for all of it, labels made in Python included, whatever the process's own
+    # (the command line's is English, a thread's the default).
     with i18n.use_locale(tenant.language):
+        context = {**_context(tenant, messages, settings.PUBLIC_URL, setup), "rule": rule, "start": start, "end": end}
         subject = env.get_template("subject.txt").render(context).strip()
         rendered = Rendered(subject, env.get_template("email.txt").render(context),
                             env.get_template("email.html").render(context))
@@ -125,8 +128,8 @@ def notification(settings, message: Message, channel: str) -> Rendered:
     """An immediate notice of one message: e-mail, SMS, or a one-page fax."""
     tenant = message.tenant
     env = environment(tenant.slug)
-    context = _context(tenant, [message], settings.PUBLIC_URL)
-    with i18n.use_locale(tenant.language):
+    with i18n.use_locale(tenant.language):  # as for a report: all of it in the firm's language
+        context = _context(tenant, [message], settings.PUBLIC_URL)
         subject = env.get_template("notify_subject.txt").render(context).strip()
         if channel == "sms":
             return Rendered(subject, "", sms=env.get_template("notify_sms.txt").render(context).strip())

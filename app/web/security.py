@@ -1,4 +1,5 @@
-"""Headers that make every page safer to show: no framing, no sniffing, scripts only from us."""
+"""Headers that make every page safer to show: no framing, no sniffing, scripts only from us; over
+https, browsers told to keep to it; nothing but the static files kept in a cache."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ HEADERS = [
      b"connect-src 'self' https://*.twilio.com wss://*.twilio.com; media-src 'self' blob: https://*.twilio.com; "
      b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")  # two years
+# Pages and API answers hold callers' names and numbers: no browser or proxy cache may keep them
+# (a shared computer's back button, a proxy's disk). The static files are the same for everybody.
+NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeadersMiddleware:
@@ -25,12 +30,19 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
 
+        extra = list(HEADERS)
+        if scope["app"].state.settings.https:  # PUBLIC_URL, not the scheme seen behind a proxy
+            extra.append(HSTS)
+        if not scope["path"].startswith("/static/"):
+            extra.append(NO_STORE)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
-                # A response that sets its own policy (an archived report's sandbox) keeps it.
+                # A response that sets its own policy (an archived report's sandbox, an event
+                # stream's caching) keeps it.
                 present = {name.lower() for name, _value in headers}
-                headers.extend(h for h in HEADERS if h[0] not in present)
+                headers.extend(h for h in extra if h[0] not in present)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -66,6 +66,21 @@ def localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") 
     return value.astimezone(ZoneInfo(timezone)).strftime(fmt) if value else ""
 
 
+def css_string(value) -> Markup:
+    """``value`` as a quoted CSS string, for a <style> element (HTML escaping does not apply there:
+    ``&amp;`` would be printed as is). A backslash or quote cannot end the string, a new line cannot
+    break it, and ``<`` is written as its code so ``</style>`` cannot close the element."""
+    out = []
+    for ch in str(value):
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch == "<" or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):x} ")  # the space ends the code
+        else:
+            out.append(ch)
+    return Markup('"' + "".join(out) + '"')
+
+
 templates = Jinja2Templates(env=_environment(), context_processors=[_context])
 
 
