@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from app import settings as settings_module
 from app.accounts import service
-from app.accounts.models import ApiToken, Session, User
+from app.accounts.models import ApiToken, Session
 from app.audit import AuditEntry
 from app.calls import webhooks
 
@@ -157,7 +157,6 @@ def test_a_password_change_revokes_the_users_tokens_and_says_so(client, admin, o
     _, second = service.create_token(admin.email)
     _, theirs = service.create_token(operator.email)
     log_in(client, admin)
-    client.cookies.set("dengon_lang", "en")
     client.post("/language", data={"language": "en", "csrf_token": csrf_token(client, "/account")})
 
     response = change_password(client, "a much better passphrase")
