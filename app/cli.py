@@ -101,8 +101,55 @@ def cmd_tokens_create(args, settings) -> None:
             user, token = service.create_token(args.email)
         except service.AccountError as exc:
             raise CommandError(str(exc))
+    if not user.is_active:
+        print(f"note: {user.email} is disabled; the token works once they are enabled", file=sys.stderr)
     print(f"API token for {user.email} (shown once; keep it secret):")
     print(token)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def cmd_tokens_revoke(args, settings) -> None:
+    from .accounts import service
+
+    # One user's tokens or everyone's: both at once would leave it unclear which was meant.
+    if args.email is not None and args.all:
+        raise CommandError("tokens revoke: give EMAIL or --all, not both")
+    if args.email is None and not args.all:
+        raise CommandError("tokens revoke: give EMAIL (that user's tokens) or --all (every user's tokens)")
+    _bind(settings)
+    _require_schema()
+    with db.db.connection_context():
+        try:
+            revoked = service.revoke_tokens(args.email)
+        except service.AccountError as exc:
+            raise CommandError(str(exc))
+    for email, prefixes in revoked.items():
+        print(f"revoked {_plural(len(prefixes), 'API token')} of {email}: {', '.join(p + '…' for p in prefixes)}")
+    if not revoked:
+        print(f"{args.email.strip().lower()} has no API token in use" if args.email else "no API token in use")
+
+
+def cmd_users_set_active(args, settings) -> None:
+    from .accounts import service
+
+    active = args.users_command == "enable"
+    _bind(settings)
+    _require_schema()
+    with db.db.connection_context():
+        try:
+            user, changed, ended = service.set_active(args.email, active)
+        except service.AccountError as exc:
+            raise CommandError(str(exc))
+    if not changed:
+        print(f"{user.email} is already {'enabled' if active else 'disabled'}")
+    elif active:
+        print(f"enabled {user.email}: they can sign in again; their API tokens work again unless revoked")
+    else:
+        print(f"disabled {user.email}: {_plural(ended, 'session')} ended; their API tokens are refused "
+              "until they are enabled ('dengon tokens revoke' ends them for good)")
 
 
 def cmd_simulate_call(args, settings) -> None:
@@ -224,6 +271,12 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--tenant", help="the firm of a client user (its slug)")
     add.add_argument("--name", help="display name")
     add.set_defaults(func=cmd_users_add)
+    disable = users.add_parser("disable", help="stop a user signing in; their sessions and tokens stop at once")
+    disable.add_argument("email")
+    disable.set_defaults(func=cmd_users_set_active)
+    enable = users.add_parser("enable", help="let a disabled user sign in again")
+    enable.add_argument("email")
+    enable.set_defaults(func=cmd_users_set_active)
 
     call = sub.add_parser("simulate-call", help="send a signed inbound-call webhook to the running app")
     call.add_argument("--to", required=True, help="the number dialled (a firm's dedicated number, or the service's)")
@@ -243,6 +296,10 @@ def parser() -> argparse.ArgumentParser:
     create = tokens.add_parser("create", help="create an API token for a user; the token is the last line")
     create.add_argument("email")
     create.set_defaults(func=cmd_tokens_create)
+    revoke = tokens.add_parser("revoke", help="revoke a user's API tokens, or with --all every user's")
+    revoke.add_argument("email", nargs="?", help="the user whose tokens are revoked")
+    revoke.add_argument("--all", action="store_true", help="revoke every user's tokens (give no EMAIL)")
+    revoke.set_defaults(func=cmd_tokens_revoke)
     return p
 
 

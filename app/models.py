@@ -1,6 +1,7 @@
 """Every model, in dependency order: for migrations, test set-up and tools that need them all."""
 
 from .accounts.models import ApiToken, LoginAttempt, Session, User
+from .api.models import IdempotencyKey
 from .audit import AuditEntry
 from .calls.models import Call, OperatorPresence
 from .calls.provider import ProviderKey
@@ -14,5 +15,5 @@ from .tenants.models import (
 MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
-    ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery,
+    ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
 ]

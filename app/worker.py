@@ -37,13 +37,16 @@ huey = make_huey(settings_module.load())
 
 @huey.periodic_task(crontab(minute="*/10"))
 def purge_expired() -> None:
-    """Forget expired sessions and log-in attempts older than the throttling window needs."""
+    """Forget expired sessions, log-in attempts older than the throttling window needs, and API
+    idempotency keys past their 24 hours."""
     from .accounts.models import LoginAttempt, Session
+    from .api.models import IdempotencyKey
 
     with db.db.connection_context():
         sessions = Session.delete().where(Session.expires_at < db.utcnow()).execute()
         attempts = LoginAttempt.delete().where(LoginAttempt.at < db.utcnow() - dt.timedelta(days=1)).execute()
-    log.info("purged %d expired sessions and %d old log-in attempts", sessions, attempts)
+        keys = IdempotencyKey.purge()
+    log.info("purged %d expired sessions, %d old log-in attempts and %d idempotency keys", sessions, attempts, keys)
 
 
 _dispatching = threading.Lock()

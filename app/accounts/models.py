@@ -65,6 +65,13 @@ class User(BaseModel):
     def can_see(self, tenant: Tenant) -> bool:
         return self.is_staff or self.tenant_id == tenant.id
 
+    def set_active(self, active: bool) -> int:
+        """Disable or enable the user. Disabling ends their sessions (enabling does not bring them
+        back); their API tokens are refused while disabled. Returns the number of sessions ended."""
+        type(self).update(is_active=active).where(type(self).id == self.id).execute()
+        self.is_active = active
+        return 0 if active else Session.delete().where(Session.user == self).execute()
+
 
 # A log-in attempt for an unknown e-mail is checked against this, so it takes as long as a real one.
 DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -97,12 +104,14 @@ class Session(BaseModel):
         return session, token
 
     @classmethod
-    def find(cls, token: str) -> "Session | None":
+    def find(cls, token: str, *, touch: bool = True) -> "Session | None":
+        """The live session of ``token``: not expired, its user not disabled. ``touch`` counts the
+        look-up as activity (a page asked for), which keeps the session from idling out."""
         now = utcnow()
         session = (cls.select(cls, User).join(User)
                    .where(cls.token_hash == hash_secret(token), cls.expires_at > now, User.is_active == True)  # noqa: E712
                    .first())
-        if session and now - session.last_seen_at > cls.REFRESH:
+        if session and touch and now - session.last_seen_at > cls.REFRESH:
             session.last_seen_at, session.expires_at = now, now + cls.IDLE
             session.save(only=[cls.last_seen_at, cls.expires_at])
         return session
@@ -136,6 +145,15 @@ class ApiToken(BaseModel):
         if row.last_used_at is None or now - row.last_used_at > Session.REFRESH:
             cls.update(last_used_at=now).where(cls.id == row.id).execute()
         return row.user
+
+    @classmethod
+    def revoke_for(cls, user: User) -> list[str]:
+        """Revoke every token of ``user`` still in use: each gets 401 from its next request on.
+        Returns their prefixes, for the audit log."""
+        rows = list(cls.select(cls.id, cls.prefix).where(cls.user == user, cls.revoked_at.is_null()))
+        if rows:
+            cls.update(revoked_at=utcnow()).where(cls.id.in_([r.id for r in rows])).execute()
+        return [r.prefix for r in rows]
 
 
 class LoginAttempt(BaseModel):

@@ -12,7 +12,8 @@ from ..db import utcnow
 from ..i18n import _
 from ..web.auth import LANDING, LANG_COOKIE, end_session, safe_next, start_session, view
 from ..web.templates import render
-from .models import LoginAttempt, Session, User, verify_dummy
+from . import service
+from .models import LoginAttempt, User, verify_dummy
 from .service import MIN_PASSWORD
 
 
@@ -49,7 +50,9 @@ def login(request: Request):
     user = User.by_email(email) if email else None
     if user is None:
         verify_dummy(password)  # same work as a real check: the timing must not tell which e-mails exist
-    if user is None or not user.is_active or not user.check_password(password):
+    # A disabled user hears exactly what a wrong password hears, after the same work: the answer
+    # must not confirm that the password was right.
+    if user is None or not user.check_password(password) or not user.is_active:
         return again(_("The e-mail address or password is not correct."), 400)
     attempt.succeed()
 
@@ -87,7 +90,7 @@ def language(request: Request):
 def account(request: Request):
     user = request.state.user
     errors: dict[str, str] = {}
-    saved = False
+    saved, revoked = False, []
     if request.method == "POST":
         form = request.state.form
         new = form.get("new_password", "")
@@ -98,10 +101,7 @@ def account(request: Request):
         elif new != form.get("confirm_password", ""):
             errors["confirm_password"] = _("The two new passwords differ.")
         if not errors:
-            user.set_password(new)
-            user.save(only=[User.password_hash])
-            # Every other browser signed in as this user is signed out.
-            Session.delete().where((Session.user == user) & (Session.id != request.state.session.id)).execute()
+            revoked = service.change_password(user, new, keep_session=request.state.session)
             saved = True
-    return render(request, "accounts/account.html", {"errors": errors, "saved": saved},
+    return render(request, "accounts/account.html", {"errors": errors, "saved": saved, "revoked": revoked},
                   status_code=400 if errors else 200)

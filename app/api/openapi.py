@@ -100,6 +100,13 @@ def document(server: str) -> dict:
                 },
                 "post": {
                     "summary": "Record a message (staff tokens)",
+                    "parameters": [{
+                        "name": "Idempotency-Key", "in": "header", "required": False,
+                        "description": "Any unique value (a UUID, say). The same key and body within 24 hours "
+                                       "return the first result (only created messages are remembered); the same "
+                                       "key with a different body is 422.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                   "pattern": "^[!-~]([ -~]*[!-~])?$"}}],
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/NewMessage"}}}},
                     "responses": {**_one("Recorded.", "201"),

@@ -23,6 +23,7 @@ from ..i18n import _
 from ..messages import forms, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
+from .models import IdempotencyKey
 
 MAX_BODY = 256 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -204,6 +205,10 @@ def create_message(request: Request, user: User, body: dict) -> Response:
     """Record a message, with the form's rules: required fields, typed values, read-back confirmed."""
     if not user.is_staff:
         raise ApiError(403, {"token": _("Only the answering service's staff record messages.")})
+    # Named apart: the checks below loop over body keys with ``key``.
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None and (replay := _replay(user, idempotency_key, body)) is not None:
+        return replay
     errors: dict[str, str] = {}
     call = tenant = None
     if sid := body.get("call_sid"):
@@ -242,11 +247,35 @@ def create_message(request: Request, user: User, body: dict) -> Response:
     errors.update(problems)
     if errors:
         raise ApiError(422, errors)
-    message = service.record(tenant, clean, user, call=call, source=API)
+    try:
+        with db.atomic():
+            message = _message(user, service.record(tenant, clean, user, call=call, source=API).id)
+            data = message_json(message, _names([message]), detail=True)
+            if idempotency_key is not None:
+                IdempotencyKey.remember(user, idempotency_key, body, 201, data)
+    except pw.IntegrityError:
+        # A twin with the same key committed first: this one's message is rolled back; answer as it did.
+        if idempotency_key is None or (replay := _replay(user, idempotency_key, body)) is None:
+            raise
+        return replay
     service.announce(request.app, message)
-    message = _message(user, message.id)
-    return JSONResponse(message_json(message, _names([message]), detail=True), status_code=201,
-                        headers={"Location": f"/api/v1/messages/{message.id}"})
+    return JSONResponse(data, status_code=201, headers={"Location": f"/api/v1/messages/{message.id}"})
+
+
+def _replay(user: User, key: str, body: dict) -> Response | None:
+    """The stored result of an earlier request with this Idempotency-Key, or None when there is none.
+    Only created messages are remembered: a refused request wrote nothing, so it may be corrected
+    and sent again with the same key."""
+    if not IdempotencyKey.is_valid(key):
+        raise ApiError(422, {"idempotency_key": _("The Idempotency-Key header must be 1 to {n} printable ASCII "
+                                                  "characters.").format(n=IdempotencyKey.MAX_LENGTH)})
+    if (stored := IdempotencyKey.recall(user, key)) is None:
+        return None
+    if stored.body_hash != IdempotencyKey.digest(body):
+        raise ApiError(422, {"idempotency_key": _("This Idempotency-Key was used with a different request body in "
+                                                  "the last 24 hours; use a new key for a new message.")})
+    return JSONResponse(stored.response, status_code=stored.status, headers={
+        "Location": f"/api/v1/messages/{stored.response['id']}", "Idempotent-Replayed": "true"})
 
 
 @endpoint

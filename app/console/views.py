@@ -19,7 +19,7 @@ from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
 from ..i18n import N_, _
 from ..tenants.models import Staff
-from ..web.auth import row_or_404, stream_user, view
+from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.templates import render, templates
 
 BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
@@ -113,8 +113,16 @@ async def events(request: Request):
         raise HTTPException(404)
     bus = request.app.state.events
 
-    def fragment() -> str:
+    def signed_in() -> bool:
+        # Asked before every update and heartbeat: a user disabled, or signed out from elsewhere (a
+        # password change), stops receiving calls at once. Not activity: it keeps no session alive.
+        with db.connection_context():
+            return session_for(request, touch=False) is not None
+
+    def fragment() -> str | None:
         with db.connection_context(), i18n.use_locale(user.language):
+            if session_for(request, touch=False) is None:
+                return None
             html = templates.get_template("console/_waiting.html").render(
                 {**_waiting_context(), "request": request})
         # An SSE data field is one line per "data:" prefix.
@@ -122,11 +130,15 @@ async def events(request: Request):
 
     async def stream():
         async with bus.subscribe() as subscription:
-            yield await run_in_threadpool(fragment)
+            if (first := await run_in_threadpool(fragment)) is None:
+                return
+            yield first
             while True:
                 try:
                     topic, _data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
                 except asyncio.TimeoutError:
+                    if not await run_in_threadpool(signed_in):
+                        return
                     yield ": keep-alive\n\n"
                     continue
                 except StopAsyncIteration:
@@ -134,7 +146,9 @@ async def events(request: Request):
                     # reconnect, and a new stream starts with the full list.
                     return
                 if topic == "calls":
-                    yield await run_in_threadpool(fragment)
+                    if (update := await run_in_threadpool(fragment)) is None:
+                        return  # the browser reconnects, and is refused
+                    yield update
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

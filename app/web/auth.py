@@ -32,7 +32,7 @@ def _signer(request: Request) -> Signer:
     return Signer(request.app.state.settings.SECRET_KEY, salt="dengon.session")
 
 
-def session_for(request: Request) -> Session | None:
+def session_for(request: Request, *, touch: bool = True) -> Session | None:
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
@@ -40,7 +40,7 @@ def session_for(request: Request) -> Session | None:
         token = _signer(request).unsign(raw).decode()
     except BadSignature:
         return None
-    return Session.find(token)
+    return Session.find(token, touch=touch)
 
 
 def start_session(request: Request, response: Response, user: User) -> None:
