@@ -26,7 +26,7 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 # Sizing, in one place. A web request does its database work in one of the web process's worker
 # threads (the app sets anyio's default thread limiter to WEB_THREADS at start-up), holding one
 # pooled connection: the pool has one for each thread, and a few for work outside those threads
-# (the spool's replay, deliveries sent beside a request, the live events' look-ups). So a request
+# (the spool's replay, the threads that send deliveries beside a request). So a request
 # never waits for a connection in normal operation; when one does (those few are busy), it waits up
 # to POOL_WAIT_SECONDS, which rides out a burst yet leaves time to answer the provider (it gives up
 # on a webhook after 15 s): past that, the database counts as unavailable (see calls/spool.py).
@@ -35,8 +35,10 @@ WEB_THREADS = 32
 POOL_SIZE = WEB_THREADS + 4
 POOL_WAIT_SECONDS = 5
 # A PostgreSQL server that does not answer at all (a dead host, not a refused port) is given up on
-# after this long, not after the minutes TCP retries for; ?connect_timeout= in the URL overrides it.
-CONNECT_TIMEOUT_SECONDS = 5
+# after this long, not after the minutes TCP retries for: connecting, and a query sent on a
+# connection whose host vanished (its data unacknowledged). The URL's ?connect_timeout= and
+# ?tcp_user_timeout= (milliseconds) override them.
+UNREACHABLE_AFTER_SECONDS = 5
 
 # What "the database is unavailable" looks like, as opposed to a query it refuses: no connection to
 # be had (server down or unreachable, pool exhausted past its wait), a connection lost mid-way, a lock
@@ -75,7 +77,8 @@ def connect(url: str) -> pw.Database:
             timeout=POOL_WAIT_SECONDS,
             stale_timeout=300,
             # libpq options such as ?sslmode=require&connect_timeout=5 pass through.
-            **{"connect_timeout": str(CONNECT_TIMEOUT_SECONDS), **dict(parse_qsl(parts.query))},
+            **{"connect_timeout": str(UNREACHABLE_AFTER_SECONDS),
+               "tcp_user_timeout": str(UNREACHABLE_AFTER_SECONDS * 1000), **dict(parse_qsl(parts.query))},
         )
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 
