@@ -14,7 +14,8 @@ import pytest
 
 from app import db, settings as settings_module
 from app.calls import webhooks
-from app.calls.models import QUEUED, Call
+from app.calls.models import ABANDONED, Call
+from app.calls.spool import Spool
 from app.tenants import store
 
 from .browser import Server, free_port
@@ -100,16 +101,38 @@ def test_a_call_still_hears_the_queue_when_no_connection_is_free_and_is_recorded
     holding.wait()  # with the test's own connection, the pool's three are taken
     try:
         params = inbound()
+        arrived = db.utcnow()
         answer = post(client, settings, "/twilio/voice", params)
         assert answer.status_code == 200 and "<Enqueue" in answer.text
+        assert post(client, settings, "/twilio/wait", params).status_code == 200  # the ringback needs no database
+        time.sleep(1)
+        hung_up = db.utcnow()
+        assert post(client, settings, "/twilio/status", {**params, "CallStatus": "completed"}).status_code == 200
         assert calls_recorded({params["CallSid"]}) == set()
     finally:
         release.set()
         for holder in holders:
             holder.join()
     assert calls_recorded({params["CallSid"]}, within=10) == {params["CallSid"]}
-    call = Call.get(Call.sid == params["CallSid"])
-    assert call.status == QUEUED and call.tenant_id == firm.id
+    deadline = time.monotonic() + 5
+    while (call := Call.get(Call.sid == params["CallSid"])).ended_at is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    # Replayed in order and dated when they came: the caller who hung up is abandoned, not left waiting.
+    assert call.tenant_id == firm.id and call.status == ABANDONED
+    assert abs((call.arrived_at - arrived).total_seconds()) < 1
+    assert abs((call.ended_at - hung_up).total_seconds()) < 1
+
+
+def test_a_kept_webhook_that_cannot_be_replayed_is_set_aside_and_holds_no_later_call_back(app, settings, firm):
+    spool = Spool.for_settings(settings)
+    spool.folder.mkdir(parents=True)
+    (spool.folder / "00000000000000000001-1-0.json").write_text('{"hook": "voice", "at": ')  # a torn file
+    params = inbound()
+    spool.keep("voice", params)
+    assert spool.replay(webhooks.replayer(app)) == 1
+    assert calls_recorded({params["CallSid"]}) == {params["CallSid"]}
+    assert [p.name for p in (spool.folder / "failed").iterdir()] == ["00000000000000000001-1-0.json"]
+    assert not spool.backlog()
 
 
 class Link:

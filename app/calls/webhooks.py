@@ -99,10 +99,12 @@ def _database():
     """The writer lock on SQLite, and the connection a handler takes on its first query, back to
     the pool at the end. Taken only when needed, so the wait music plays even while the database is away."""
     with contextlib.nullcontext() if is_postgres() else _sqlite_writer:
+        opened_here = db.is_closed()
         try:
             yield
         finally:
-            db.close()
+            if opened_here:
+                db.close()
 
 
 def _run(handler, request, params):
