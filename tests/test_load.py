@@ -147,7 +147,8 @@ class Link:
     def url(self, database_url: str) -> str:
         from urllib.parse import urlsplit, urlunsplit
         parts = urlsplit(database_url)
-        return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{self.port}"))
+        credentials = parts.netloc.rpartition("@")[0]
+        return urlunsplit(parts._replace(netloc=f"{credentials + '@' if credentials else ''}127.0.0.1:{self.port}"))
 
     def restore(self) -> None:
         self._listener = socket.socket()

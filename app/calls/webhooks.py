@@ -142,7 +142,7 @@ def _keep(spool, handler, request, params):
 def replayer(app):
     """What the spool replays a kept webhook with: its handler, dated when it arrived."""
     def run(hook: str, params: dict, at) -> None:
-        request = Request({"type": "http", "app": app, "method": "POST", "path": "/twilio/" + hook,
+        request = Request({"type": "http", "app": app, "method": "POST", "path": "/twilio/" + hook.replace("_", "-"),
                            "headers": [], "query_string": b""})
         with as_of(at), _database():
             SPOOLED[hook](request, params)
