@@ -6,6 +6,8 @@ PostgreSQL, so tests and tools choose the database with one argument.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import json
 from pathlib import Path
@@ -13,13 +15,35 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
 from playhouse.migrations import Runner
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from .settings import PROJECT_ROOT
 
 db = pw.DatabaseProxy()
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+# Sizing, in one place. A web request does its database work in one of the web process's worker
+# threads (the app sets anyio's default thread limiter to WEB_THREADS at start-up), holding one
+# pooled connection: the pool has one for each thread, and a few for work outside those threads
+# (the spool's replay, the threads that send deliveries beside a request). So a request
+# never waits for a connection in normal operation; when one does (those few are busy), it waits up
+# to POOL_WAIT_SECONDS, which rides out a burst yet leaves time to answer the provider (it gives up
+# on a webhook after 15 s): past that, the database counts as unavailable (see calls/spool.py).
+# README "Running in production" relates these numbers to PostgreSQL's max_connections.
+WEB_THREADS = 32
+POOL_SIZE = WEB_THREADS + 4
+POOL_WAIT_SECONDS = 5
+# A PostgreSQL server that does not answer at all (a dead host, not a refused port) is given up on
+# after this long, not after the minutes TCP retries for: connecting, and a query sent on a
+# connection whose host vanished (its data unacknowledged). The URL's ?connect_timeout= and
+# ?tcp_user_timeout= (milliseconds) override them.
+UNREACHABLE_AFTER_SECONDS = 5
+
+# What "the database is unavailable" looks like, as opposed to a query it refuses: no connection to
+# be had (server down or unreachable, pool exhausted past its wait), a connection lost mid-way, a lock
+# not granted in time. Callers that can do without the database for a while (calls/spool.py) catch these.
+UNAVAILABLE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -40,8 +64,8 @@ def connect(url: str) -> pw.Database:
         # Pooled: opening a connection costs its pragmas, and closing the last one checkpoints the
         # WAL, both far dearer than a webhook's own queries. A pooled connection serves one thread
         # at a time, but not always the same one.
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=32, stale_timeout=300,
-                                    check_same_thread=False)
+        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, max_connections=POOL_SIZE,
+                                    timeout=POOL_WAIT_SECONDS, stale_timeout=300, check_same_thread=False)
     if parts.scheme in ("postgresql", "postgres"):
         return PooledPostgresqlDatabase(
             unquote(parts.path.lstrip("/")),
@@ -49,10 +73,12 @@ def connect(url: str) -> pw.Database:
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname,
             port=parts.port,
-            max_connections=32,
+            max_connections=POOL_SIZE,
+            timeout=POOL_WAIT_SECONDS,
             stale_timeout=300,
             # libpq options such as ?sslmode=require&connect_timeout=5 pass through.
-            **dict(parse_qsl(parts.query)),
+            **{"connect_timeout": str(UNREACHABLE_AFTER_SECONDS),
+               "tcp_user_timeout": str(UNREACHABLE_AFTER_SECONDS * 1000), **dict(parse_qsl(parts.query))},
         )
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 
@@ -84,8 +110,23 @@ def pending_migrations() -> list[str]:
         return [m.name for m in Runner(db.obj, directory=str(MIGRATIONS_DIR)).status() if not m.applied]
 
 
+_now: contextvars.ContextVar[dt.datetime | None] = contextvars.ContextVar("dengon_now", default=None)
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The time now, or the time ``as_of`` set (work done late dated when it happened)."""
+    return _now.get() or dt.datetime.now(dt.timezone.utc)
+
+
+@contextlib.contextmanager
+def as_of(at: dt.datetime):
+    """Within this block (and this thread), ``utcnow()`` is ``at``: a webhook replayed from the
+    spool records its call as arriving, or ending, when the provider told us, not when it was replayed."""
+    token = _now.set(at)
+    try:
+        yield
+    finally:
+        _now.reset(token)
 
 
 class UTCDateTimeField(pw.DateTimeField):

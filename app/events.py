@@ -314,6 +314,9 @@ class PostgresEventBus(_BrokerBus):
         self._lost: asyncio.Future | None = None
         self._idle: list = []
         self._idle_lock = threading.Lock()
+        # At most this many publishing connections at once: a burst of calls waits a NOTIFY's time
+        # for one instead of opening a connection per thread (README "Running in production").
+        self._publishers = threading.BoundedSemaphore(self.IDLE_PUBLISHERS)
 
     def _open(self, connect_timeout: int):
         # libpq reads the postgresql:// URL itself, query options such as sslmode included.
@@ -324,6 +327,10 @@ class PostgresEventBus(_BrokerBus):
         return conn
 
     def _send(self, payload: str) -> None:
+        with self._publishers:
+            self._send_on_one(payload)
+
+    def _send_on_one(self, payload: str) -> None:
         with self._idle_lock:
             conn = self._idle.pop() if self._idle else None
         if conn is not None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+
+import anyio.to_thread
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,7 +18,7 @@ from . import db, events, settings as settings_module
 from .accounts import views as accounts
 from .api import v1 as api
 from .admin import views as admin
-from .calls import webhooks
+from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
@@ -94,12 +97,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
+        # Requests' database work runs in these threads; the pool has a connection for each (app/db.py).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = db.WEB_THREADS
         await app.state.events.start()
+        # Calls kept while the database was away (this process's, or a stopped one's) are recorded now.
+        replaying = asyncio.create_task(call_spool.keep_replaying(app.state.spool, webhooks.replayer(app)))
         # What start-up built lives as long as the process: keep it out of every garbage collection
         # (each full pass over it paused a request by ~20 ms, bench/messages.py).
         gc.collect()
         gc.freeze()
         yield
+        replaying.cancel()
+        await asyncio.gather(replaying, return_exceptions=True)
         await app.state.events.stop()
         # Connections in use belong to requests still finishing (or, in tests, to the test itself).
         if hasattr(db.db.obj, "close_idle"):
@@ -117,4 +126,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.events = events.make_bus(settings)
+    app.state.spool = call_spool.Spool.for_settings(settings)
     return app

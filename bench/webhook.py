@@ -15,7 +15,9 @@ at random: half dialled on the firm's dedicated number (To), half forwarded from
 (a) max throughput: --concurrency keep-alive connections, each sending as soon as answered,
     for --requests requests or --seconds, whichever ends first;
 (b) latency at a fixed offered rate (--rate per second for --seconds), open loop: each request
-    is sent at its scheduled time whatever happened to the others, latency counted from then.
+    is sent at its scheduled time whatever happened to the others, latency counted from then;
+(c) a burst: --burst calls at once, each on a connection of its own, as a provider delivers a
+    crowd of callers; then how many the app recorded of those sent (target 100 %).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ import os
 import platform
 import random
 import sys
+import threading
+import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,12 +39,91 @@ import _common as c  # noqa: E402
 WARMUP = 300
 THROUGHPUT_RATIO_TARGET = 0.50
 P99_TARGET_MS = 25.0
+BURST_P99_TARGET_S = 5.0  # well inside the provider's 15 s wait for a webhook's answer
 
 
 def build_requests(server, secret: str, numbers: list, count: int, rng: random.Random) -> list[bytes]:
     settings = c.settings_for(server.url, secret)
     return [c.raw_request(settings, server.port, "/twilio/voice", c.voice_params(rng.choice(numbers), c.mobile(rng)))
             for _ in range(count)]
+
+
+def build_burst(server, secret: str, numbers: list, count: int, rng: random.Random) -> tuple[list[bytes], list[str]]:
+    settings = c.settings_for(server.url, secret)
+    sids = ["CA" + uuid.uuid4().hex for _ in range(count)]
+    return [c.raw_request(settings, server.port, "/twilio/voice",
+                          c.voice_params(rng.choice(numbers), c.mobile(rng), sid=sid)) for sid in sids], sids
+
+
+async def burst(port: int, requests: list[bytes]) -> c.LoadResult:
+    """Every request at once, each on a new connection; latency counts the connection too."""
+    result = c.LoadResult(sent=len(requests))
+
+    async def one(data: bytes) -> None:
+        started = time.monotonic()
+        try:
+            conn = await c.HTTPConnection.open(port)
+        except OSError as e:
+            result.error(f"connect: {e}")
+            return
+        try:
+            status, body = await conn.request(data)
+        except Exception as e:  # noqa: BLE001 - counted, not fatal
+            result.error(f"{type(e).__name__}: {e}")
+            return
+        finally:
+            conn.close()
+        result.latencies.append(time.monotonic() - started)
+        result.answered(status, body, c.good_response)
+
+    result.started = time.monotonic()
+    await asyncio.gather(*(one(data) for data in requests))
+    result.ended = time.monotonic()
+    return result
+
+
+class PeakConnections:
+    """The most PostgreSQL backends serving the bench's database at any moment of a span (sampled)."""
+
+    def __init__(self, url: str):
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        self.database = parts.path.strip("/") if parts.scheme.startswith("postgres") else None
+        self.peak = 0
+
+    def __enter__(self) -> "PeakConnections":
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        if self.database:
+            self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, len(c._backend_pids(self.database)))
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self.database:
+            self._thread.join()
+
+
+def recorded_of(url: str, sids: list[str], within: float = 10.0) -> int:
+    """How many of ``sids`` the app has recorded, waiting up to ``within`` s for the spool's replay."""
+    from app import db
+    from app.calls.models import Call
+
+    db.bind(url)
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            with db.db.connection_context():
+                found = Call.select().where(Call.sid.in_(sids)).count()
+            if found == len(sids) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.25)
+    finally:
+        c.release_connections()
 
 
 def lat_of(values: list[float], p: float) -> str:
@@ -76,6 +160,7 @@ def main() -> int:
     p.add_argument("--client-procs", type=int, default=1,
                    help="client processes for the throughput test (default 1; on a machine with few cores "
                         "more clients take CPU from the server they measure)")
+    p.add_argument("--burst", type=int, default=500, help="calls sent at once in the burst test (default 500)")
     p.add_argument("--seed", type=int, default=1, help="random seed for numbers and callers (default 1)")
     p.add_argument("--keep", action="store_true", help="keep the temp folder (server logs, SQLite file)")
     args = p.parse_args()
@@ -114,6 +199,15 @@ def main() -> int:
             for name, s in targets.items():
                 print(f"  {args.rate:g} calls/s for {args.seconds:g} s: {name} …", flush=True)
                 results[name, "open"] = measure_open(s, plans[name]["open"], args, url)
+            for name, s in targets.items():
+                print(f"  a burst of {args.burst} calls at once: {name} …", flush=True)
+                requests, sids = build_burst(s, secret, numbers, args.burst, rng)
+                with PeakConnections(url) as peak:
+                    results[name, "burst"] = asyncio.run(burst(s.port, requests))
+                results[name, "burst"].peak_connections = peak.peak
+                if name == "app":
+                    results["burst recorded"] = recorded_of(url, sids)
+                    results["burst spooled"] = s.log_tail(100_000).count("kept in the spool")
         finally:
             for s in reversed(servers):
                 s.stop()
@@ -142,6 +236,8 @@ def report(args, kind: str, results: dict, recorded: dict) -> None:
     app_c, app_mc = results["app", "closed"]
     bare_o, bare_mo = results["bare", "open"]
     app_o, app_mo = results["app", "open"]
+    bare_b, app_b = results["bare", "burst"], results["app", "burst"]
+    recorded_b = results["burst recorded"]
     postgres = kind == "PostgreSQL"
 
     def lat(r: c.LoadResult, p: float) -> str:
@@ -184,15 +280,24 @@ def report(args, kind: str, results: dict, recorded: dict) -> None:
          f"{lat_of(bare_o.lateness, 99)} / {ms(max(bare_o.lateness, default=0))}",
          f"{lat_of(app_o.lateness, 99)} / {ms(max(app_o.lateness, default=0))}", ""],
         *cpu_rows(bare_o, bare_mo, app_o, app_mo),
+        [f"(c) a burst of {args.burst} calls at once, a connection each", "", "", ""],
+        ["    answered (200 + TwiML) / errors", f"{bare_b.ok} / {bare_b.errors}", f"{app_b.ok} / {app_b.errors}", ""],
+        ["    latency p50 / p99 / max (ms)", f"{lat(bare_b, 50)} / {lat(bare_b, 99)} / {ms(max(bare_b.latencies, default=0))}",
+         f"{lat(app_b, 50)} / {lat(app_b, 99)} / {ms(max(app_b.latencies, default=0))}", ""],
+        ["    all answered after (s)", f"{bare_b.elapsed:.2f}", f"{app_b.elapsed:.2f}", ""],
+        ["    calls recorded / sent", "", f"{recorded_b} / {app_b.sent} = {recorded_b / app_b.sent:.1%}", ""],
+        ["    … of which kept in the spool first", "", f"{results['burst spooled']}", ""],
     ]
+    if postgres:
+        rows.append(["    PostgreSQL connections at the peak", "", f"{app_b.peak_connections}", ""])
     print()
     print(f"POST /twilio/voice — {kind}, {args.firms:,} firms / {2 * args.firms:,} numbers, one uvicorn worker each")
     print(c.table(["", "bare", "app", "app/bare"], rows))
     print()
-    for name, r in (("bare", bare_c), ("app", app_c), ("bare", bare_o), ("app", app_o)):
+    for name, r in (("bare", bare_c), ("app", app_c), ("bare", bare_o), ("app", app_o), ("bare", bare_b), ("app", app_b)):
         if r.first_error:
             print(f"  first error ({name}): {r.first_error}")
-    answered = app_c.ok + app_o.ok + WARMUP
+    answered = app_c.ok + app_o.ok + WARMUP + results["app", "burst"].ok
     print(f"  the app recorded {recorded['calls']:,} calls for {answered:,} answered requests; "
           f"{recorded['forwarded']:,} forwarded, {recorded['calls'] - recorded['forwarded']:,} dialled; "
           f"{recorded['unknown']} to an unknown number; {recorded['queued']:,} queued")
@@ -213,6 +318,12 @@ def report(args, kind: str, results: dict, recorded: dict) -> None:
     print(f"  target: app throughput ≥ {THROUGHPUT_RATIO_TARGET:.0%} of bare: "
           f"{app_c.rate:,.0f} / {bare_c.rate:,.0f} = {app_c.rate / bare_c.rate:.1%}   {c.verdict(ratio_ok)}")
     print(f"  target: app p99 < {P99_TARGET_MS:g} ms at {args.rate:g} calls/s: {p99:.2f} ms   {c.verdict(p99_ok)}")
+    burst_ok = recorded_b == app_b.sent and app_b.ok == app_b.sent
+    print(f"  target: a burst of {args.burst}: every call answered and recorded: {app_b.ok} answered, "
+          f"{recorded_b} recorded of {app_b.sent} sent = {recorded_b / app_b.sent:.1%}   {c.verdict(burst_ok)}")
+    burst_p99 = c.percentile(sorted(app_b.latencies), 99)
+    print(f"  target: burst p99 < {BURST_P99_TARGET_S:g} s (the provider waits 15 s): {burst_p99:.2f} s   "
+          f"{c.verdict(burst_p99 < BURST_P99_TARGET_S and burst_ok)}")
 
 if __name__ == "__main__":
     c.run(main)

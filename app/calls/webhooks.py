@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from .. import i18n
-from ..db import db, is_postgres
+from ..db import UNAVAILABLE, as_of, db, is_postgres
 from ..i18n import _
 from ..messages import service as message_service
 from .models import ANNOUNCED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
@@ -94,9 +94,60 @@ def webhook(handler):
 _sqlite_writer = threading.Lock()
 
 
+@contextlib.contextmanager
+def _database():
+    """The writer lock on SQLite, and the connection a handler takes on its first query, back to
+    the pool at the end. Taken only when needed, so the wait music plays even while the database is away."""
+    with contextlib.nullcontext() if is_postgres() else _sqlite_writer:
+        opened_here = db.is_closed()
+        try:
+            yield
+        finally:
+            if opened_here:
+                db.close()
+
+
 def _run(handler, request, params):
-    with contextlib.nullcontext() if is_postgres() else _sqlite_writer, db.connection_context():
-        return handler(request, params)
+    """Run a handler; while the database is unavailable, keep the webhooks of a call's life in the
+    spool (calls/spool.py) and answer as if all were well: the caller hears the queue's ringback."""
+    spool = request.app.state.spool
+    spooled = handler.__name__ in SPOOLED
+    if spooled and spool.backlog():
+        return _keep(spool, handler, request, params)
+    try:
+        with _database():
+            return handler(request, params)
+    except UNAVAILABLE as e:
+        if not spooled:
+            log.error("%s: the database is unavailable (%s); answered 503", request.url.path, e)
+            return Response("the database is unavailable", status_code=503, media_type="text/plain",
+                            headers={"Retry-After": "5"})
+        if not spool.database_down:
+            log.error("the database is unavailable (%s: %s): webhooks go to the spool, %s, until it is back",
+                      type(e).__name__, e, spool.folder)
+        spool.database_down = True
+        return _keep(spool, handler, request, params)
+
+
+def _keep(spool, handler, request, params):
+    spool.keep(handler.__name__, params)
+    log.warning("%s %s kept in the spool", request.url.path, params.get("CallSid") or params.get("MessageSid", ""))
+    if handler is voice:
+        return _queue_twiml(request.app.state.settings.PUBLIC_URL)
+    if handler is sms_status:
+        return Response(status_code=204)
+    return None  # nothing more for the caller to hear: the call is over or being connected
+
+
+def replayer(app):
+    """What the spool replays a kept webhook with: its handler, dated when it arrived."""
+    def run(hook: str, params: dict, at) -> None:
+        request = Request({"type": "http", "app": app, "method": "POST", "path": "/twilio/" + hook.replace("_", "-"),
+                           "headers": [], "query_string": b""})
+        with as_of(at), _database():
+            SPOOLED[hook](request, params)
+
+    return run
 
 
 def _publish(request: Request, data: dict) -> None:
@@ -230,3 +281,9 @@ def sms_status(request: Request, params: dict):
 
 def _bad_request(field: str) -> Response:
     return Response(f"{field}: missing", status_code=400, media_type="text/plain")
+
+
+# The webhooks of a call's life, kept in the spool while the database is away (calls/spool.py). Not
+# 'connect' (no operator can take a call then: 503) nor 'wait' (it needs no database).
+SPOOLED = {handler.__name__: handler for handler in (voice, queue_exit, status, voicemail, operator_answered,
+                                                     sms_status)}
