@@ -15,6 +15,8 @@ from app.messages import forms, service
 
 from .test_api import law  # noqa: F401  (the firm with a consultation call type)
 
+# Not positive_data_acceptance (a request can fit the document and still name no firm: 422), nor
+# negative_data_rejection (unknown query parameters are ignored, as HTTP APIs commonly do).
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Bounded: a fixed seed (the same cases in every CI run, so a failure reproduces) and a small budget.
 EXAMPLES = 300

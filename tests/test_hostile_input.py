@@ -218,3 +218,16 @@ def _sign_url(settings, path, params):
     from app.calls import webhooks
 
     return webhooks.sign(settings, path, params)
+
+
+def test_the_openapi_document_names_every_answer_the_api_gives(client):
+    doc = client.get("/api/v1/openapi.json").json()
+    listing, one = doc["paths"]["/api/v1/messages"], doc["paths"]["/api/v1/messages/{id}"]
+    for operation in (listing["get"], listing["post"], one["get"], one["patch"]):
+        assert {"401", "422" if operation is not one["get"] else "404", "500"} <= set(operation["responses"])
+    assert {"404"} <= set(listing["get"]["responses"]) and {"404"} <= set(one["patch"]["responses"])
+    assert {"413"} <= set(listing["post"]["responses"]) & set(one["patch"]["responses"])
+    assert "404" not in listing["post"]["responses"]
+    note = one["patch"]["requestBody"]["content"]["application/json"]["schema"]["properties"]["note"]
+    assert "null" in note["type"]
+    assert "fields" not in doc["components"]["schemas"]["NewMessage"].get("required", [])

@@ -63,11 +63,12 @@ def document(server: str) -> dict:
     new_message = {
         "type": "object",
         "properties": {
-            "tenant": {"type": "string", "description": "The firm's slug; may be left out when call_sid names a "
-                                                        "call of a known firm."},
-            "call_sid": {"type": "string"},
-            "call_type": {"type": "string", "description": "Default: the firm's first call type."},
-            "category": {"type": "string", "enum": list(CATEGORIES),
+            # null is the same as left out for these four.
+            "tenant": {"type": ["string", "null"], "description": "The firm's slug; may be left out when call_sid "
+                                                                  "names a call of a known firm."},
+            "call_sid": {"type": ["string", "null"]},
+            "call_type": {"type": ["string", "null"], "description": "Default: the firm's first call type."},
+            "category": {"type": ["string", "null"], "enum": [*CATEGORIES, None],
                          "description": "Default: the call type's. Noise calls (" + ", ".join(NOISE_CATEGORIES)
                                         + ") need no field and no read-back."},
             "urgent": {"type": "boolean", "default": False},
