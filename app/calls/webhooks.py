@@ -26,9 +26,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from .. import i18n
 from ..db import db, is_postgres
+from ..delivery.models import Delivery
 from ..i18n import _
 from ..messages import service as message_service
-from ..delivery.models import Delivery
 from ..web.inputs import row_id
 from .models import ANNOUNCED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
 
