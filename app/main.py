@@ -11,6 +11,7 @@ import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.convertors import register_url_convertor
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -28,9 +29,13 @@ from .supervisor import views as supervisor
 from .tenants import views as firms
 from .web import errors
 from .web.csrf import CSRFMiddleware
+from .web.inputs import IdConvertor
 from .web.security import SecurityHeadersMiddleware
 
 GET, POST = ["GET"], ["POST"]
+
+# Ids in paths only as long as a database integer: a longer one is a 404, not an overflow.
+register_url_convertor("id", IdConvertor())
 
 routes = [
     Route("/", accounts.home, methods=GET),
@@ -42,40 +47,40 @@ routes = [
     Route("/console", console.console, methods=GET),
     Route("/console/events", console.events, methods=GET),
     Route("/console/presence", console.presence, methods=POST),
-    Route("/console/calls/{id:int}", console.screen_pop, methods=GET),
-    Route("/console/calls/{id:int}/take", console.take, methods=POST),
+    Route("/console/calls/{id:id}", console.screen_pop, methods=GET),
+    Route("/console/calls/{id:id}/take", console.take, methods=POST),
     Route("/console/voice-token", console.voice_token, methods=GET),
-    Route("/console/calls/{id:int}/draft", messages.draft, methods=POST),
-    Route("/console/calls/{id:int}/message", messages.save, methods=POST),
-    Route("/console/calls/{id:int}/noise", messages.noise, methods=POST),
-    Route("/console/calls/{id:int}/escalate", messages.escalate_call, methods=POST),
+    Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
+    Route("/console/calls/{id:id}/message", messages.save, methods=POST),
+    Route("/console/calls/{id:id}/noise", messages.noise, methods=POST),
+    Route("/console/calls/{id:id}/escalate", messages.escalate_call, methods=POST),
     Route("/messages", messages.message_list, methods=GET),
-    Route("/messages/{id:int}", messages.message_detail, methods=GET),
-    Route("/messages/{id:int}/correct", messages.correct, methods=POST),
-    Route("/messages/{id:int}/handled", messages.handled, methods=POST),
-    Route("/messages/{id:int}/escalate", messages.escalate_message, methods=POST),
+    Route("/messages/{id:id}", messages.message_detail, methods=GET),
+    Route("/messages/{id:id}/correct", messages.correct, methods=POST),
+    Route("/messages/{id:id}/handled", messages.handled, methods=POST),
+    Route("/messages/{id:id}/escalate", messages.escalate_message, methods=POST),
     Route("/supervisor", supervisor.board, methods=GET),
-    Route("/supervisor/escalations/{id:int}/resolve", messages.resolve, methods=POST),
+    Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
     Route("/portal", portal.portal, methods=GET),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
     Route("/firms/{slug}/export.toml", firms.export, methods=GET),
     Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
-    Route("/firms/{slug}/reports/{id:int}.{kind}", deliveries.archived, methods=GET),
+    Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
 
     Route("/admin", admin.dashboard, methods=GET),
     Route("/admin/users", admin.users, methods=GET),
     Route("/admin/audit", admin.audit, methods=GET),
     Route("/admin/deliveries", deliveries.deliveries, methods=GET),
-    Route("/admin/deliveries/{id:int}/resend", deliveries.resend, methods=POST),
+    Route("/admin/deliveries/{id:id}/resend", deliveries.resend, methods=POST),
     Route("/admin/outbox", deliveries.outbox, methods=GET),
     Route("/admin/outbox/{channel}/{name}", deliveries.outbox_file, methods=GET),
 
     Route("/api/v1/messages", api.list_messages, methods=GET),
     Route("/api/v1/messages", api.create_message, methods=POST),
-    Route("/api/v1/messages/{id:int}", api.get_message, methods=GET),
-    Route("/api/v1/messages/{id:int}", api.update_message, methods=["PATCH"]),
+    Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
+    Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

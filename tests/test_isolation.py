@@ -119,7 +119,7 @@ def test_no_link_on_any_page_a_role_can_reach_leads_to_an_error(client, request,
     assert len(seen) >= 3
 
 
-CALL_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:int}" in r.path and r.path.startswith("/console/")]
+CALL_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:id}" in r.path and r.path.startswith("/console/")]
 
 
 @pytest.mark.parametrize("route", CALL_ROUTES, ids=lambda r: r.path)
@@ -131,7 +131,7 @@ def test_a_client_gets_404_on_every_call_route_even_for_a_call_of_their_own_firm
     assert own.tenant.id == alice.tenant.id and other.tenant.id == charlie.tenant.id
     log_in(client, alice)
     for call in (own, other):
-        path = route.path.replace("{id:int}", str(call.id))
+        path = route.path.replace("{id:id}", str(call.id))
         if "POST" in route.methods:
             response = client.post(path, data={"csrf_token": csrf_token(client, "/portal")})
         else:
@@ -146,7 +146,7 @@ def test_a_client_gets_404_on_the_console_event_stream_and_the_voice_token(clien
     assert client.get("/console/voice-token").status_code == 404
 
 
-MESSAGE_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:int}" in r.path
+MESSAGE_ROUTES = [r for r in routes if isinstance(r, Route) and "{id:id}" in r.path
                   and r.path.startswith(("/messages/", "/supervisor/"))]
 
 
@@ -164,7 +164,7 @@ def test_a_client_gets_404_on_every_staff_message_route_even_for_their_own_firms
     log_in(client, alice)
     for message, escalation in made:
         target = escalation if route.path.startswith("/supervisor/") else message
-        path = route.path.replace("{id:int}", str(target.id))
+        path = route.path.replace("{id:id}", str(target.id))
         if "POST" in route.methods:
             response = client.post(path, data={"csrf_token": csrf_token(client, "/portal"), "handled": "1"})
         else:

@@ -12,8 +12,13 @@ def _errors(description: str) -> dict:
 
 def _one(description: str, status: str = "200") -> dict:
     return {status: {"description": description, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/MessageDetail"}}}},
-        "401": _errors("No valid token."), "404": _errors("No such message, or another firm's.")}
+        "schema": {"$ref": "#/components/schemas/MessageDetail"}}}}, **COMMON}
+
+
+# Every operation may answer these: no token, or a failure on the service's side.
+COMMON = {"401": _errors("No valid token."), "500": _errors("A failure on the service's side (errors.server).")}
+NOT_FOUND = {"404": _errors("No such message, or another firm's; also an id too large to be any message's.")}
+TOO_LARGE = {"413": _errors("The body is larger than the API accepts.")}
 
 
 def _query(name: str, description: str, schema: dict) -> dict:
@@ -56,17 +61,19 @@ def document(server: str) -> dict:
             "note": {"type": "string"}}}},
     }}]}
     new_message = {
-        "type": "object", "required": ["fields"],
+        "type": "object",
         "properties": {
-            "tenant": {"type": "string", "description": "The firm's slug; may be left out when call_sid names a "
-                                                        "call of a known firm."},
-            "call_sid": {"type": "string"},
-            "call_type": {"type": "string", "description": "Default: the firm's first call type."},
-            "category": {"type": "string", "enum": list(CATEGORIES),
+            # null is the same as left out for these four.
+            "tenant": {"type": ["string", "null"], "description": "The firm's slug; may be left out when call_sid "
+                                                                  "names a call of a known firm."},
+            "call_sid": {"type": ["string", "null"]},
+            "call_type": {"type": ["string", "null"], "description": "Default: the firm's first call type."},
+            "category": {"type": ["string", "null"], "enum": [*CATEGORIES, None],
                          "description": "Default: the call type's. Noise calls (" + ", ".join(NOISE_CATEGORIES)
                                         + ") need no field and no read-back."},
             "urgent": {"type": "boolean", "default": False},
-            "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+            "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "Field key → value. The call type says which are required (none for noise)."},
             "readback": {"type": "array", "items": {"type": "string"},
                          "description": "The read-back fields confirmed with the caller: every filled one."},
         },
@@ -82,7 +89,8 @@ def document(server: str) -> dict:
                     "summary": "Messages, newest first",
                     "description": "Client tokens see their own firm's messages; staff tokens every firm's.",
                     "parameters": [
-                        _query("tenant", "A firm's slug.", {"type": "string"}),
+                        _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).",
+                               {"type": "string"}),
                         _query("since", "Taken at or after (ISO 8601 with offset).", time),
                         _query("until", "Taken before (ISO 8601 with offset).", time),
                         _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
@@ -95,7 +103,9 @@ def document(server: str) -> dict:
                             "type": "object", "properties": {
                                 "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
                                 "next_cursor": {"type": ["string", "null"]}}}}}},
-                        "401": _errors("No valid token."), "422": _errors("A parameter is invalid."),
+                        **COMMON, "404": _errors("No such firm (tenant), or another firm's."),
+                        "422": _errors("A parameter is invalid (an empty time too), or text holds a NUL "
+                                       "character or is not UTF-8; each is named."),
                     },
                 },
                 "post": {
@@ -109,21 +119,27 @@ def document(server: str) -> dict:
                                    "pattern": "^[!-~]([ -~]*[!-~])?$"}}],
                     "requestBody": {"required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/NewMessage"}}}},
-                    "responses": {**_one("Recorded.", "201"),
+                    "responses": {**_one("Recorded.", "201"), **TOO_LARGE,
                                   "403": _errors("A client token."),
-                                  "422": _errors("A required field is missing, a value is invalid or a read-back "
-                                                 "field is not confirmed; each is named.")},
+                                  "422": _errors("Not a JSON object; a required field is missing, a value is "
+                                                 "invalid or a read-back field is not confirmed; text holds a NUL "
+                                                 "character or an unpaired surrogate. Each is named (fields.body).")},
                 },
             },
             "/api/v1/messages/{id}": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "get": {"summary": "One message, with its read-back marks and history", "responses": _one("The message.")},
+                "get": {"summary": "One message, with its read-back marks and history",
+                        "responses": {**_one("The message."), **NOT_FOUND}},
                 "patch": {
                     "summary": "Mark handled or not, with a note",
                     "requestBody": {"required": True, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["handled"], "properties": {
-                            "handled": {"type": "boolean"}, "note": {"type": "string", "maxLength": 2000}}}}}},
-                    "responses": {**_one("The message."), "422": _errors("Invalid input.")},
+                            "handled": {"type": "boolean"},
+                            "note": {"type": ["string", "null"], "maxLength": 2000,
+                                     "description": "Replaces the note; null or left out keeps it, \"\" clears it."}}}}}},
+                    "responses": {**_one("The message."), **NOT_FOUND, **TOO_LARGE,
+                                  "422": _errors("Not a JSON object, handled not a boolean, or the note too long "
+                                                 "or holding a NUL character; each is named.")},
                 },
             },
         },
@@ -132,7 +148,7 @@ def document(server: str) -> dict:
                                            "description": "A token from `dengon tokens create`."}},
             "schemas": {
                 "Message": message, "MessageDetail": detail, "NewMessage": new_message,
-                "Errors": {"type": "object", "properties": {"errors": {
+                "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {
                     "type": "object", "additionalProperties": {"type": "string"},
                     "description": "Field → what is wrong with it."}}},
             },

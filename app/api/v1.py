@@ -23,6 +23,7 @@ from ..i18n import _
 from ..messages import forms, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
+from ..web.inputs import ID_DIGITS, bad_field, bad_query_field
 from .models import IdempotencyKey
 
 MAX_BODY = 256 * 1024
@@ -50,7 +51,7 @@ def endpoint(handler):
                 return JSONResponse({"errors": {"body": "too large"}}, status_code=413)
             try:
                 body = json.loads(raw or b"null")
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
                 body = None
         return await run_in_threadpool(_run, handler, request, body)
 
@@ -70,6 +71,8 @@ def _run(handler, request: Request, body) -> Response:
             try:
                 if request.method in ("POST", "PATCH") and not isinstance(body, dict):
                     raise ApiError(422, {"body": _("Expected a JSON object.")})
+                if field := bad_query_field(request.scope.get("query_string", b"")) or bad_field(body):
+                    raise ApiError(422, {field: _("Expected UTF-8 text without NUL characters.")})
                 return handler(request, user, body)
             except ApiError as exc:
                 return JSONResponse({"errors": exc.errors}, status_code=exc.status)
@@ -127,11 +130,12 @@ def _names(messages: list[Message]) -> dict[int, str]:
 
 def _parse_time(params, key: str, errors: dict) -> dt.datetime | None:
     text = params.get(key)
-    if not text:
+    if text is None:
         return None
     try:
         value = dt.datetime.fromisoformat(text)
-    except ValueError:
+        value.astimezone(dt.timezone.utc)  # as stored: the year 1 at +09:00 is before the year 1 in UTC
+    except (ValueError, OverflowError):
         value = None
     if value is None or value.tzinfo is None:
         errors[key] = _("Expected an ISO 8601 time with its offset, such as 2026-11-23T09:00:00+09:00.")
@@ -146,7 +150,9 @@ def _cursor(message: Message) -> str:
 
 def _parse_cursor(text: str) -> tuple[dt.datetime, int]:
     at, _bar, message_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
-    return dt.datetime.fromisoformat(at), int(message_id)
+    if not (message_id.isascii() and message_id.isdigit() and len(message_id) <= ID_DIGITS):
+        raise ValueError(message_id)
+    return dt.datetime.fromisoformat(at).astimezone(dt.timezone.utc), int(message_id)
 
 
 @endpoint
@@ -173,7 +179,7 @@ def list_messages(request: Request, user: User, body) -> Response:
             errors["handled"] = _("Expected true or false.")
         query = query.where(Message.handled == (handled == "true"))
     limit = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3 and 1 <= int(limit) <= MAX_LIMIT):
         errors["limit"] = _("Expected a number from 1 to {n}.").format(n=MAX_LIMIT)
         limit = str(DEFAULT_LIMIT)
     if cursor := params.get("cursor"):
@@ -182,7 +188,7 @@ def list_messages(request: Request, user: User, body) -> Response:
             # to_value: the time converted as the column stores it (naive UTC), not as Python prints it.
             query = query.where(pw.Tuple(Message.taken_at, Message.id)
                                 < pw.Tuple(Message.taken_at.to_value(at), last_id))
-        except (ValueError, UnicodeDecodeError, binascii.Error):
+        except (ValueError, OverflowError, binascii.Error):
             errors["cursor"] = _("Not a cursor this API gave out.")
     if errors:
         raise ApiError(422, errors)

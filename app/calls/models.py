@@ -24,6 +24,10 @@ def _seconds(start: dt.datetime | None, end: dt.datetime) -> int | None:
     return max(0, round((end - start).total_seconds())) if start else None
 
 
+def _fit(text: str, field: pw.CharField) -> str:
+    return text[:field.max_length]
+
+
 class Call(BaseModel):
     sid = pw.CharField(max_length=64, unique=True)  # the provider's CallSid
     tenant = pw.ForeignKeyField(Tenant, backref="calls", null=True, on_delete="SET NULL")  # NULL: unknown number
@@ -80,10 +84,13 @@ class Call(BaseModel):
             status = {"voicemail": VOICEMAIL, "announce": ANNOUNCED}.get(tenant.after_hours, QUEUED)
         try:
             # One INSERT, atomic by itself; the unique CallSid turns a repeated delivery away.
+            # What is no number is kept as sent, as much of it as the column holds.
             call = cls.create(
                 sid=sid, tenant=tenant, status=status, after_hours=after_hours, arrived_at=at,
-                to_number=to_e164 or to or "", forwarded_from=forwarded_e164 or forwarded_from or "",
-                from_number=phones.lenient_e164(caller, tenant.region if tenant else region) or "")
+                to_number=_fit(to_e164 or to or "", cls.to_number),
+                forwarded_from=_fit(forwarded_e164 or forwarded_from or "", cls.forwarded_from),
+                from_number=_fit(phones.lenient_e164(caller, tenant.region if tenant else region) or "",
+                                 cls.from_number))
         except pw.IntegrityError:
             return cls.get(cls.sid == sid), False
         return call, True

@@ -26,8 +26,10 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from .. import i18n
 from ..db import UNAVAILABLE, as_of, db, is_postgres
+from ..delivery.models import Delivery
 from ..i18n import _
 from ..messages import service as message_service
+from ..web.inputs import row_id
 from .models import ANNOUNCED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
 
 log = logging.getLogger("dengon.webhooks")
@@ -190,11 +192,11 @@ def _queue_twiml(base: str) -> str:
 def voice(request: Request, params: dict):
     """An inbound call: record it once, and tell the provider what the caller hears."""
     settings = request.app.state.settings
-    sid = params.get("CallSid")
+    sid = _sid(params, "CallSid")
     if not sid:
-        return _bad_request("CallSid")
-    call, created = Call.arrive(sid, to=params.get("To", ""), caller=params.get("From", ""),
-                                forwarded_from=params.get("ForwardedFrom", ""), region=settings.DEFAULT_REGION)
+        return _bad_request("CallSid", f"expected the provider's call id, at most {Call.sid.max_length} characters")
+    call, created = Call.arrive(sid, to=_text(params, "To"), caller=_text(params, "From"),
+                                forwarded_from=_text(params, "ForwardedFrom"), region=settings.DEFAULT_REGION)
     if created and call.status == QUEUED:
         _publish(request, {"event": "waiting", "call": call.id})
     return _caller_twiml(call, settings.PUBLIC_URL)
@@ -211,7 +213,8 @@ def connect(request: Request, params: dict):
     from ..accounts.models import User
     from .provider import identity
 
-    operator = User.get_or_none(User.id == request.query_params.get("operator", "0"))
+    operator_id = row_id(request.query_params.get("operator"))
+    operator = User.get_or_none(User.id == operator_id) if operator_id else None
     response = VoiceResponse()
     if operator is None or not operator.is_staff:
         return _bad_request("operator")
@@ -224,7 +227,7 @@ def connect(request: Request, params: dict):
 
 def operator_answered(request: Request, params: dict):
     """The operator's leg of a call picked up: the caller is now talking to a person."""
-    call = Call.get_or_none(Call.sid == params.get("ParentCallSid", ""))
+    call = _call(params, "ParentCallSid")
     if call is not None and params.get("CallStatus") == "in-progress":
         call.connected()
     return None
@@ -232,18 +235,17 @@ def operator_answered(request: Request, params: dict):
 
 def queue_exit(request: Request, params: dict):
     """The caller left the queue. 'hangup' means they gave up waiting: an abandoned call."""
-    call = Call.get_or_none(Call.sid == params.get("CallSid", ""))
+    call = _call(params, "CallSid")
     if call and params.get("QueueResult") == "hangup":
-        waited = params.get("QueueTime")
-        if call.abandon(int(waited) if waited and waited.isdigit() else None):
+        if call.abandon(_digits(params, "QueueTime")):
             _publish(request, {"event": "gone", "call": call.id})
     return None
 
 
 def status(request: Request, params: dict):
     """Call progress from the provider; a final status ends the call (abandoned when still waiting)."""
-    call = Call.get_or_none(Call.sid == params.get("CallSid", ""))
-    provider_status = params.get("CallStatus", "")
+    call = _call(params, "CallSid")
+    provider_status = _text(params, "CallStatus", Call.provider_status.max_length)
     if call is None:
         return None
     if provider_status in FINAL_PROVIDER_STATUSES:
@@ -257,10 +259,11 @@ def status(request: Request, params: dict):
 
 def voicemail(request: Request, params: dict):
     """The caller finished recording after hours: keep the recording (it becomes a message)."""
-    call = Call.get_or_none(Call.sid == params.get("CallSid", ""))
-    if call is not None and params.get("RecordingUrl"):
-        duration = params.get("RecordingDuration", "")
-        call.record_voicemail(params["RecordingUrl"], int(duration) if duration.isdigit() else None)
+    call = _call(params, "CallSid")
+    # A recording address cut short would lead nowhere: one longer than the column counts as none.
+    recording = _sid(params, "RecordingUrl", Call.recording_url.max_length)
+    if call is not None and recording:
+        call.record_voicemail(recording, _digits(params, "RecordingDuration"))
         if (message := message_service.from_voicemail(Call.get_by_id(call.id))) is not None:
             message_service.announce(request.app, message)
     response = VoiceResponse()
@@ -275,12 +278,46 @@ def sms_status(request: Request, params: dict):
     """A delivery receipt for an SMS a report or notification sent."""
     from ..delivery import service as delivery
 
-    delivery.receipt(params.get("MessageSid", ""), params.get("MessageStatus", ""), params.get("ErrorCode", ""))
+    # Without a usable MessageSid the receipt names no delivery (an empty one would match every unsent SMS).
+    if sid := _sid(params, "MessageSid", Delivery.provider_ref.max_length):
+        delivery.receipt(sid, params.get("MessageStatus", ""), _digits_text(params, "ErrorCode"))
     return Response(status_code=204)
 
 
-def _bad_request(field: str) -> Response:
-    return Response(f"{field}: missing", status_code=400, media_type="text/plain")
+def _bad_request(field: str, expected: str = "missing") -> Response:
+    return Response(f"{field}: {expected}", status_code=400, media_type="text/plain")
+
+
+# The provider's parameters, read strictly: whatever a request holds, the database is asked nothing
+# it cannot store (PostgreSQL refuses NUL and text longer than its column).
+MAX_DIGITS = 9  # seconds, error codes: 9 digits fit any integer column
+
+
+def _text(params: dict, name: str, limit: int | None = None) -> str:
+    """Free text (a caller's number, a status): NUL removed, cut to the column's ``limit``."""
+    return params.get(name, "").replace("\x00", "")[:limit]
+
+
+def _sid(params: dict, name: str, limit: int = Call.sid.max_length) -> str | None:
+    """An identifier, whole or not at all: cut short it could name another row."""
+    value = params.get(name, "")
+    return value if value and len(value) <= limit and "\x00" not in value else None
+
+
+def _call(params: dict, name: str) -> Call | None:
+    sid = _sid(params, name)
+    return Call.get_or_none(Call.sid == sid) if sid else None
+
+
+def _digits_text(params: dict, name: str) -> str:
+    value = params.get(name, "")
+    return value if value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS else ""
+
+
+def _digits(params: dict, name: str) -> int | None:
+    """A whole number in ASCII digits, or None: "²" passes str.isdigit() but not int()."""
+    value = _digits_text(params, name)
+    return int(value) if value else None
 
 
 # The webhooks of a call's life, kept in the spool while the database is away (calls/spool.py). Not

@@ -21,9 +21,20 @@ from ..accounts.models import ADMIN, CLIENT, OPERATOR, SUPERVISOR, Session, User
 from ..db import db
 from ..tenants.models import Tenant
 from .csrf import SESSION_COOKIE
+from .inputs import bad_field, bad_query_field
+
 LANG_COOKIE = "dengon_lang"
 
 MAX_FORM_BYTES = 1024 * 1024
+
+
+class BadInput(HTTPException):
+    """A field holds text nobody can store: 400, with the field named on the error page."""
+
+    def __init__(self, field: str):
+        super().__init__(400, detail=field)
+        self.field = field
+
 
 LANDING = {ADMIN: "/admin", SUPERVISOR: "/supervisor", OPERATOR: "/console", CLIENT: "/portal"}
 
@@ -80,6 +91,10 @@ def _run(handler, request: Request, roles, public: bool) -> Response:
         user = session.user if session else None
         request.state.session, request.state.user = session, user
         i18n.set_locale(user.language if user else request.cookies.get(LANG_COOKIE))
+        field = (bad_query_field(request.scope.get("query_string", b"")) or bad_field(request.path_params)
+                 or bad_field(request.state.form or {}))
+        if field:
+            raise BadInput(field)
         if not public:
             if user is None:
                 return login_redirect(request)

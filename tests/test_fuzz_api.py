@@ -1,0 +1,59 @@
+"""The JSON API fuzzed from its own OpenAPI document (schemathesis): requests that fit the document and
+requests that break it, with a staff token and a client token. Whatever arrives, the answer is no 5xx,
+has a documented status and content type, and matches its documented schema."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
+                                               status_code_conformance)
+
+from app.accounts.service import create_token
+from app.messages import forms, service
+
+from .test_api import law  # noqa: F401  (the firm with a consultation call type)
+
+# Not positive_data_acceptance (a request can fit the document and still name no firm: 422), nor
+# negative_data_rejection (unknown query parameters are ignored, as HTTP APIs commonly do).
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+# Bounded: a fixed seed (the same cases in every CI run, so a failure reproduces) and a small budget.
+EXAMPLES = 300
+
+
+def _send(client, case, headers):
+    kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
+    body = kwargs.pop("data", None)
+    return client.request(kwargs["method"], kwargs["url"], params=kwargs.get("params"), json=kwargs.get("json"),
+                          content=body if isinstance(body, (bytes, str)) else None,
+                          data=body if isinstance(body, dict) else None,
+                          headers={k: str(v) for k, v in kwargs["headers"].items()})
+
+
+@pytest.mark.parametrize("role", ["operator", "alice"])
+def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error_and_no_undocumented_answer(
+        client, law, operator, alice, role, request):  # noqa: F811
+    user = request.getfixturevalue(role)
+    headers = {"Authorization": f"Bearer {create_token(user.email)[1]}"}
+    clean, _ = forms.check(law, forms.Entry(category="sales"))
+    existing = service.record(law, clean, operator)
+    schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
+    # Half the cases name a message that exists, so reading and marking one is fuzzed too.
+    strategy = st.one_of(*(schema.as_strategy(mode, **extra) for mode in (GenerationMode.POSITIVE,
+                                                                           GenerationMode.NEGATIVE)
+                           for extra in ({}, {"path_parameters": {"id": existing.id}})))
+    failures = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def fuzz(case):
+        response = _send(client, case, headers)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, BaseExceptionGroup) as exc:  # collected: one run reports every kind of failure
+            failures.append(f"{case.method} {case.formatted_path} → {response.status_code}: {exc}"[:2000])
+
+    fuzz()
+    assert not failures, "\n\n".join(failures[:5])
