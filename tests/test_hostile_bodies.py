@@ -101,8 +101,7 @@ def while_getting_login(port: int, action):
             conn.request("GET", "/login")
             response = conn.getresponse()
             response.read()
-            assert response.status == 200
-            waits.append(time.monotonic() - started)
+            waits.append(time.monotonic() - started if response.status == 200 else float("inf"))
         conn.close()
 
     getter = threading.Thread(target=get_again_and_again)
