@@ -30,6 +30,7 @@ from .tenants import views as firms
 from .web import errors
 from .web.csrf import CSRFMiddleware
 from .web.inputs import IdConvertor
+from .web.limits import BodyLimitMiddleware
 from .web.security import SecurityHeadersMiddleware
 
 GET, POST = ["GET"], ["POST"]
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(SecurityHeadersMiddleware),
+            # Before anything reads a body: an oversized one is refused unread, whoever sent it.
+            Middleware(BodyLimitMiddleware),
             Middleware(CSRFMiddleware, secret=settings.SECRET_KEY, secure=settings.https,
                        exempt_prefixes=("/twilio/", "/api/", "/static/")),
         ],

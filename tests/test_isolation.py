@@ -37,7 +37,7 @@ def _fill(path: str, tenant) -> str:
 
 def test_every_firm_route_is_covered_by_the_outsider_test():
     # New routes that show a firm's data are picked up here automatically; this guards the list itself.
-    assert {"/firms/{slug}", "/firms/{slug}/export.toml", "/firms/{slug}/reports/{id:int}.{kind}"} <= set(FIRM_ROUTES)
+    assert {"/firms/{slug}", "/firms/{slug}/export.toml", "/firms/{slug}/reports/{id:id}.{kind}"} <= set(FIRM_ROUTES)
 
 
 @pytest.mark.parametrize("path", FIRM_ROUTES)

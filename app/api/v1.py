@@ -23,10 +23,10 @@ from ..i18n import _
 from ..messages import forms, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
+from ..web import limits
 from ..web.inputs import ID_DIGITS, bad_field, bad_query_field
 from .models import IdempotencyKey
 
-MAX_BODY = 256 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 
 
@@ -46,16 +46,18 @@ def endpoint(handler):
     async def wrapped(request: Request) -> Response:
         body = None
         if request.method in ("POST", "PATCH"):
-            raw = await request.body()
-            if len(raw) > MAX_BODY:
-                return JSONResponse({"errors": {"body": "too large"}}, status_code=413)
-            try:
-                body = json.loads(raw or b"null")
-            except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
-                body = None
+            # At most API_BODY_LIMIT (limits.py); a big one is parsed off the event loop.
+            body = await limits.parsed(_json_or_none, await request.body())
         return await run_in_threadpool(_run, handler, request, body)
 
     return wrapped
+
+
+def _json_or_none(raw: bytes):
+    try:
+        return json.loads(raw or b"null")
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return None
 
 
 def _run(handler, request: Request, body) -> Response:
