@@ -55,6 +55,14 @@ def test_a_nul_byte_in_the_login_form_is_refused_naming_the_field(client, admin)
     assert "“email”" in response.text and "NUL" in response.text
 
 
+def test_a_form_value_that_is_no_utf8_is_refused_naming_the_field_not_kept_as_replacement_marks(client, admin):
+    client.cookies.set("dengon_lang", "en")
+    body = f"email=admin%FF%40dengon.example&password=x&csrf_token={csrf_token(client)}"
+    response = client.post("/login", content=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    assert "“email”" in response.text
+
+
 def test_bad_text_in_a_page_query_or_path_is_refused_naming_the_field_in_the_users_language(client, admin,
                                                                                             firm_a):
     log_in(client, admin)  # the admin's language is Japanese (the default)
