@@ -63,6 +63,14 @@ def test_a_form_value_that_is_no_utf8_is_refused_naming_the_field_not_kept_as_re
     assert "“email”" in response.text
 
 
+def test_an_email_longer_than_any_users_is_a_wrong_log_in_not_a_server_error(client, admin):
+    client.cookies.set("dengon_lang", "en")
+    response = client.post("/login", data={"email": "a" * 60_000 + "@dengon.example", "password": PASSWORD,
+                                           "csrf_token": csrf_token(client)})
+    assert response.status_code == 400
+    assert "The e-mail address or password is not correct." in response.text
+
+
 def test_bad_text_in_a_page_query_or_path_is_refused_naming_the_field_in_the_users_language(client, admin,
                                                                                             firm_a):
     log_in(client, admin)  # the admin's language is Japanese (the default)

@@ -40,14 +40,15 @@ def login(request: Request):
         return render(request, "accounts/login.html", {"email": email, "error": error, "next": next_url},
                       status_code=status)
 
-    attempt = LoginAttempt.begin(email, ip)
+    # An address longer than any user's is nobody's, but the attempt still counts against the address.
+    attempt = LoginAttempt.begin(email[:LoginAttempt.email.max_length], ip)
     if (wait := attempt.locked_for()) is not None:
         attempt.withdraw()
         minutes = max(1, math.ceil(wait.total_seconds() / 60))
         return again(i18n.ngettext("Too many failed log-ins. Try again in %(num)d minute.",
                                    "Too many failed log-ins. Try again in %(num)d minutes.", minutes)
                      % {"num": minutes}, 429)
-    user = User.by_email(email) if email else None
+    user = User.by_email(email) if email and len(email) <= User.email.max_length else None
     if user is None:
         verify_dummy(password)  # same work as a real check: the timing must not tell which e-mails exist
     # A disabled user hears exactly what a wrong password hears, after the same work: the answer
