@@ -18,6 +18,7 @@ from urllib.parse import unquote_plus
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from .limits import replay_body
 
 COOKIE = "dengon_csrf"
 SECURE_COOKIE = "__Host-dengon_csrf"  # over https: only this host, only secure, path /
@@ -63,7 +64,7 @@ class CSRFMiddleware:
             if submitted is None:
                 body = await _read_body(receive)
                 submitted = _field_from(request.headers.get("content-type", ""), body)
-                receive = _replay(body, receive)
+                receive = replay_body(body, receive)
             expected = form_token(self.secret, cookie, request.cookies.get(SESSION_COOKIE, ""))
             if new_cookie or not submitted or not hmac.compare_digest(submitted, expected):
                 await _rejected(scope, receive, send)
@@ -103,20 +104,6 @@ def _field_from(content_type: str, body: bytes) -> str | None:
             value_start = body.find(b"\r\n\r\n", start) + 4
             return body[value_start:body.find(b"\r\n", value_start)].decode("ascii", "replace")
     return None
-
-
-def _replay(body: bytes, original: Receive) -> Receive:
-    """A receive channel that yields the already-read body, then whatever comes next (a disconnect)."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await original()
-
-    return receive
 
 
 async def _rejected(scope: Scope, receive: Receive, send: Send) -> None:

@@ -80,7 +80,7 @@ class BodyLimitMiddleware:
             return
         except ClientGone:
             return  # nobody to answer, and the app must not act on half a body
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:
@@ -98,7 +98,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, original: Receive) -> Receive:
+def replay_body(body: bytes, original: Receive) -> Receive:
     """A receive channel that yields the body already read, then whatever comes next (a disconnect)."""
     sent = False
 
