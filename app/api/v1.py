@@ -23,7 +23,6 @@ from ..i18n import _
 from ..messages import forms, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
-from ..web import limits
 from ..web.inputs import ID_DIGITS, bad_field, bad_query_field
 from .models import IdempotencyKey
 
@@ -44,11 +43,9 @@ def endpoint(handler):
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
-        body = None
-        if request.method in ("POST", "PATCH"):
-            # At most API_BODY_LIMIT (limits.py); a big one is parsed off the event loop.
-            body = await limits.parsed(_json_or_none, await request.body())
-        return await run_in_threadpool(_run, handler, request, body)
+        # At most API_BODY_LIMIT (limits.py); parsed in the thread, once the token is known to be good.
+        raw = await request.body() if request.method in ("POST", "PATCH") else None
+        return await run_in_threadpool(_run, handler, request, raw)
 
     return wrapped
 
@@ -60,7 +57,7 @@ def _json_or_none(raw: bytes):
         return None
 
 
-def _run(handler, request: Request, body) -> Response:
+def _run(handler, request: Request, raw: bytes | None) -> Response:
     with db.connection_context():
         header = request.headers.get("authorization", "")
         scheme, _space, token = header.partition(" ")
@@ -71,6 +68,7 @@ def _run(handler, request: Request, body) -> Response:
                 return JSONResponse({"errors": {"token": _("A valid API token is required (Authorization: Bearer …).")}},
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
             try:
+                body = None if raw is None else _json_or_none(raw)
                 if request.method in ("POST", "PATCH") and not isinstance(body, dict):
                     raise ApiError(422, {"body": _("Expected a JSON object.")})
                 if field := bad_query_field(request.scope.get("query_string", b"")) or bad_field(body):
