@@ -3,7 +3,7 @@
 from .accounts.models import ApiToken, LoginAttempt, Session, User
 from .api.models import IdempotencyKey
 from .audit import AuditEntry
-from .calls.models import Call, OperatorPresence
+from .calls.models import BlockedNumber, Call, OperatorPresence
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
 from .messages.models import Draft, Escalation, Message, MessageVersion
@@ -16,4 +16,5 @@ MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
+    BlockedNumber,
 ]

@@ -14,8 +14,9 @@ from ..tenants.models import Tenant, TenantNumber
 # Life of a call:  queued → answered → completed
 #                  queued → abandoned            (the caller hung up while waiting)
 #                  voicemail / announced         (after hours)
-QUEUED, ANSWERED, COMPLETED, ABANDONED, VOICEMAIL, ANNOUNCED = (
-    "queued", "answered", "completed", "abandoned", "voicemail", "announced")
+#                  blocked                       (a number the firm blocked: rejected, never rings)
+QUEUED, ANSWERED, COMPLETED, ABANDONED, VOICEMAIL, ANNOUNCED, BLOCKED = (
+    "queued", "answered", "completed", "abandoned", "voicemail", "announced", "blocked")
 # The provider's CallStatus values that mean the call is over.
 FINAL_PROVIDER_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
@@ -183,3 +184,24 @@ class OperatorPresence(BaseModel):
                 cls.create(user=user, **values)
             except pw.IntegrityError:
                 cls.update(**values).where(cls.user == user).execute()
+
+
+class BlockedNumber(BaseModel):
+    """A caller the firm does not want answered: their calls to it are rejected by the provider,
+    recorded as blocked, and never reach an operator."""
+
+    tenant = pw.ForeignKeyField(Tenant, backref="blocked_numbers", on_delete="CASCADE")
+    number = pw.CharField(max_length=32)  # E.164
+    note = pw.CharField(max_length=200, default="")
+    created_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("tenant", "number"), True),)
+
+    @classmethod
+    def blocks(cls, tenant_id: int | None, number: str) -> bool:
+        """Whether the firm blocked this caller (E.164; a withheld number cannot be blocked)."""
+        if tenant_id is None or not number:
+            return False
+        return cls.select(cls.id).where((cls.tenant == tenant_id) & (cls.number == number)).exists()
