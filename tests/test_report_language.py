@@ -102,6 +102,11 @@ def visible(html: str) -> str:
     return re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", html, flags=re.S))
 
 
+def words_shown(output: str) -> str:
+    """The output without its links' addresses: a path such as /portal/messages/7 is no label."""
+    return re.sub(r"https?://\S+", " ", output)
+
+
 def rendered_everything(settings, firm, tmp_path) -> dict[str, str]:
     """Each template under reports/, as the firm receives it."""
     rule = firm.reports.get()
@@ -125,7 +130,7 @@ def test_every_report_and_notification_is_in_the_firms_language_whatever_the_pro
     assert {"Message body", "Callback number", "Urgent"} <= foreign or {"用件", "連絡先", "至急"} <= foreign
     for name, output in outputs.items():
         assert output.strip(), name
-        seen = sorted(label for label in foreign if label in output)
+        seen = sorted(label for label in foreign if label in words_shown(output))
         assert not seen, f"{name} for a firm in {firm.language} shows {seen}:\n{output}"
     own = {"ja": ["用件", "連絡先", "宛先"], "en": ["Message body", "Callback number", "For"]}[firm.language]
     for name in ("email.txt", "email.html", "fax.html", "notify_email.txt", "notice fax.html"):
@@ -156,4 +161,4 @@ def test_reports_run_from_the_command_line_are_in_a_japanese_firms_language(envi
     for part in (parsed.get_body(("plain",)).get_content(), visible(parsed.get_body(("html",)).get_content()),
                  pdf_text(fax.read_bytes(), tmp_path)):
         assert all(label in part for label in ["用件", "連絡先", "お名前", "会社名", "宛先", "至急"]), part
-        assert not sorted(label for label in foreign if label in part), part
+        assert not sorted(label for label in foreign if label in words_shown(part)), part

@@ -527,6 +527,7 @@ def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(databas
     (made,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
     run = ReportRun.get_by_id(made.id)
     assert run.sms.startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。 至急: 木村 一郎 090-1111-2222 本日中にご連絡ください")
-    assert run.sms.endswith("http://testserver/portal") and run.pdf is None
+    # The link opens the inbox on the report's period, not the portal's front page.
+    assert run.sms.endswith("http://testserver/portal?since=2026-11-19&until=2026-11-20") and run.pdf is None
     (sms,) = run.deliveries
     assert (sms.channel, sms.recipient) == ("sms", "+819012345678")

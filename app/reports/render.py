@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import jinja2
+import peewee as pw
 
 from .. import i18n
+from ..calls import blocking
+from ..calls.models import Call
 from ..messages import forms
 from ..messages.models import Message
 from ..settings import PROJECT_ROOT
 from ..tenants import labels
-from ..tenants.models import Recipient, ReportRule, Staff, Tenant
+from ..tenants.models import NOISE_CATEGORIES, Recipient, ReportRule, Staff, Tenant
 from ..web.templates import css_string, localtime, phone
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
@@ -97,12 +100,78 @@ class Setup:
 def _context(tenant: Tenant, messages: list[Message], base_url: str, setup: Setup | None = None) -> dict:
     staff = {s.key: s for s in (setup.staff if setup else tenant.staff.order_by(Staff.position))}
     call_types = {f.key: f for f in (setup.forms if setup else forms.forms_of(tenant))}
-    items = [{"message": m, "rows": forms.rows_of(m, call_types.get(m.call_type))} for m in messages]
+    items = [{"message": m, "rows": forms.rows_of(m, call_types.get(m.call_type)),
+              "link": message_link(base_url, m)} for m in messages]
     counts = Counter(m.category for m in messages)
     return {"firm": tenant, "items": items, "staff_by_key": staff, "count": len(messages),
             "urgent_count": sum(m.urgent for m in messages),
             "counts": [(labels.CATEGORY_LABELS[c], n) for c, n in sorted(counts.items(), key=lambda kv: -kv[1])],
-            "link": f"{base_url}/portal", "zone": tenant.timezone}
+            "link": f"{base_url}/portal", "zone": tenant.timezone, "block_links": {}, "callers": {},
+            "left_out": [], "left_out_noise": [], "left_out_more": 0, "left_out_link": ""}
+
+
+def message_link(base_url: str, message: Message) -> str:
+    """Where the firm reads this one message: every mail, SMS and notice links to it, not to the portal's front."""
+    return f"{base_url}/portal/messages/{message.id}"
+
+
+def period_query(tenant: Tenant, start: dt.datetime, end: dt.datetime) -> str:
+    """The inbox's filter for a report's period: whole days in the firm's zone, from the day it starts
+    to the day it ends (a period ending at midnight ends the day before)."""
+    since = start.astimezone(tenant.zone).date()
+    until = (end - dt.timedelta(seconds=1)).astimezone(tenant.zone).date()
+    return f"since={since.isoformat()}&until={max(since, until).isoformat()}"
+
+
+def caller_number(message: Message, from_number: str = "") -> str:
+    """The number to block for a noise call: the caller's, else the number the operator noted."""
+    number = from_number or message.fields.get("callback_number") or ""
+    return number if number.startswith("+") else ""
+
+
+# The left-out noise callers listed in the e-mail, each with its block link; the rest are counted.
+LEFT_OUT_LISTED = 20
+
+
+def _left_out(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
+              messages: list[Message]) -> dict:
+    """What the firm's rules kept out of this report: counts per category, a link to see them, and
+    the noise calls among them (and among those included) with a signed link that blocks the caller."""
+    period = (Message.tenant == tenant) & (Message.taken_at > start) & (Message.taken_at <= end)
+    in_period = Counter(dict(Message.select(Message.category, pw.fn.COUNT(Message.id)).where(period)
+                             .group_by(Message.category).tuples()))
+    excluded = in_period - Counter(m.category for m in messages)
+    order = list(labels.CATEGORY_LABELS)
+    left_out = sorted(excluded.items(), key=lambda kv: (-kv[1], order.index(kv[0]) if kv[0] in order else 99))
+    base = settings.PUBLIC_URL
+    query = period_query(tenant, start, end)
+    all_noise = bool(excluded) and all(c in NOISE_CATEGORIES for c in excluded)
+    found: dict = {"left_out": [(labels.CATEGORY_LABELS.get(c, c), n) for c, n in left_out],
+                   "left_out_link": f"{base}/portal?bucket=noise&{query}" if all_noise else f"{base}/portal?{query}",
+                   "period_link": f"{base}/portal?{query}", "block_links": {}, "callers": {}, "left_out_noise": [],
+                   "left_out_more": 0}
+    if not any(c in NOISE_CATEGORIES for c in in_period):
+        return found
+    included = {m.id for m in messages}
+    noise = (Message.select(Message, Call.from_number).join(Call, pw.JOIN.LEFT_OUTER, on=(Message.call == Call.id))
+             .where(period & Message.category.in_(NOISE_CATEGORIES)).order_by(Message.taken_at, Message.id)
+             .objects())
+    for m in noise:
+        number = caller_number(m, m.from_number or "")
+        if not number:
+            continue
+        block = block_link(settings, tenant, number)
+        found["block_links"][m.id], found["callers"][m.id] = block, number
+        if m.id not in included:
+            if len(found["left_out_noise"]) < LEFT_OUT_LISTED:
+                found["left_out_noise"].append({"message": m, "number": number, "block_link": block})
+            else:
+                found["left_out_more"] += 1
+    return found
+
+
+def block_link(settings, tenant: Tenant, number: str) -> str:
+    return f"{settings.PUBLIC_URL}/block/{blocking.link_token(settings.SECRET_KEY, tenant.id, number)}"
 
 
 def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
@@ -113,7 +182,9 @@ def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: 
     # The firm's language for all of it, labels made in Python included, whatever the process's own
     # (the command line's is English, a thread's the default).
     with i18n.use_locale(tenant.language):
-        context = {**_context(tenant, messages, settings.PUBLIC_URL, setup), "rule": rule, "start": start, "end": end}
+        context = {**_context(tenant, messages, settings.PUBLIC_URL, setup), "rule": rule, "start": start, "end": end,
+                   **_left_out(settings, tenant, rule, start, end, messages)}
+        context["link"] = context["period_link"]  # the SMS's one link: this report's messages in the inbox
         subject = env.get_template("subject.txt").render(context).strip()
         rendered = Rendered(subject, env.get_template("email.txt").render(context),
                             env.get_template("email.html").render(context))
@@ -130,6 +201,11 @@ def notification(settings, message: Message, channel: str) -> Rendered:
     env = environment(tenant.slug)
     with i18n.use_locale(tenant.language):  # as for a report: all of it in the firm's language
         context = _context(tenant, [message], settings.PUBLIC_URL)
+        context["link"] = message_link(settings.PUBLIC_URL, message)
+        if message.category in NOISE_CATEGORIES and (number := caller_number(
+                message, message.call.from_number if message.call_id else "")):
+            context["block_links"] = {message.id: block_link(settings, tenant, number)}
+            context["callers"] = {message.id: number}
         subject = env.get_template("notify_subject.txt").render(context).strip()
         if channel == "sms":
             return Rendered(subject, "", sms=env.get_template("notify_sms.txt").render(context).strip())
