@@ -41,8 +41,12 @@ def read_link(secret: str, token: str, now: dt.datetime | None = None) -> tuple[
     serializer = _serializer(secret)
     try:
         payload = serializer.loads(token, max_age=LINK_LIFETIME.total_seconds())
-    except SignatureExpired as exc:
-        tenant_id = exc.payload[0] if isinstance(exc.payload, list) and exc.payload else None
+    except SignatureExpired as exc:  # well signed, so what it carries can be read: the firm's language
+        try:
+            payload = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadSignature:
+            payload = None
+        tenant_id = payload[0] if isinstance(payload, list) and payload else None
         raise BadLink(True, tenant_id if isinstance(tenant_id, int) else None) from exc
     except (BadSignature, ValueError) as exc:
         raise BadLink(False) from exc
