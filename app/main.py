@@ -23,7 +23,7 @@ from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
-from .portal import views as portal
+from .portal import block_link, users as portal_users, views as portal
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
 from .tenants import views as firms
@@ -63,6 +63,10 @@ routes = [
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
     Route("/portal", portal.portal, methods=GET),
+    Route("/portal/users", portal_users.users, methods=[*GET, *POST]),
+    Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
+    Route("/invite/{token}", portal_users.accept, methods=[*GET, *POST]),
+    Route("/block/{token}", block_link.block_number, methods=[*GET, *POST]),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),

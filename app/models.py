@@ -1,6 +1,6 @@
 """Every model, in dependency order: for migrations, test set-up and tools that need them all."""
 
-from .accounts.models import ApiToken, LoginAttempt, Session, User
+from .accounts.models import ApiToken, Invitation, LoginAttempt, Session, User
 from .api.models import IdempotencyKey
 from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence
@@ -16,5 +16,5 @@ MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
-    BlockedNumber,
+    BlockedNumber, Invitation,
 ]

@@ -34,6 +34,8 @@ class User(BaseModel):
     tenant = pw.ForeignKeyField(Tenant, backref="users", null=True, on_delete="CASCADE")
     language = pw.CharField(max_length=2, default="ja")
     is_active = pw.BooleanField(default=True)
+    # A client user who may invite and remove the firm's other users: the firm's first client user.
+    is_owner = pw.BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
 
@@ -154,6 +156,52 @@ class ApiToken(BaseModel):
         if rows:
             cls.update(revoked_at=utcnow()).where(cls.id.in_([r.id for r in rows])).execute()
         return [r.prefix for r in rows]
+
+
+class Invitation(BaseModel):
+    """A firm's owner asked a colleague in: a one-time link, stored as a digest, where they set their
+    own password. Used once (``used_at``), or never after ``expires_at``."""
+
+    tenant = pw.ForeignKeyField(Tenant, backref="invitations", on_delete="CASCADE")
+    email = pw.CharField(max_length=254)
+    name = pw.CharField(max_length=200, default="")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    invited_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    LIFETIME = dt.timedelta(days=7)
+
+    @classmethod
+    def issue(cls, tenant: Tenant, email: str, name: str, by: User | None) -> tuple["Invitation", str]:
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        return cls.create(tenant=tenant, email=email, name=name, token_hash=hash_secret(token), invited_by=by,
+                          created_at=now, expires_at=now + cls.LIFETIME), token
+
+    @classmethod
+    def open_by_token(cls, token: str) -> "Invitation | None":
+        """The invitation of this link while it can still be used."""
+        return (cls.select(cls, Tenant).join(Tenant)
+                .where(cls.token_hash == hash_secret(token), cls.used_at.is_null(), cls.expires_at > utcnow())
+                .first())
+
+    @classmethod
+    def pending(cls, tenant: Tenant):
+        return (cls.select().where(cls.tenant == tenant, cls.used_at.is_null(), cls.expires_at > utcnow())
+                .order_by(cls.created_at.desc()))
+
+    def use(self) -> bool:
+        """Spend the link: True for the one request that does (two racing get one True)."""
+        return bool(type(self).update(used_at=utcnow()).where(
+            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
+
+    @classmethod
+    def withdraw_for(cls, tenant: Tenant, email: str) -> int:
+        """Links not used yet for this address stop working (its user was removed)."""
+        return cls.update(expires_at=utcnow()).where(
+            cls.tenant == tenant, cls.email == email, cls.used_at.is_null(), cls.expires_at > utcnow()).execute()
 
 
 class LoginAttempt(BaseModel):

@@ -42,10 +42,14 @@ def add_user(email: str, role: str, *, password: str, tenant_slug: str | None = 
     with db.atomic():
         if User.by_email(email):
             raise AccountError(f"a user with the e-mail address {email} already exists")
-        user = User(email=email, role=role, tenant=tenant, name=name, language=language)
+        # The firm's first client user owns it: they invite and remove its other users (the command
+        # line has no flag for it; interfaces.md fixes its arguments).
+        owner = role == CLIENT and not User.select().where(User.tenant == tenant, User.role == CLIENT).exists()
+        user = User(email=email, role=role, tenant=tenant, name=name, language=language, is_owner=owner)
         user.set_password(password)
         user.save()
-        AuditEntry.record("user.create", actor=actor, tenant=tenant, target=email, changes={"role": [None, role]})
+        AuditEntry.record("user.create", actor=actor, tenant=tenant, target=email,
+                          changes={"role": [None, role], **({"is_owner": [False, True]} if owner else {})})
     return user
 
 
