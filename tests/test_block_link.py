@@ -90,3 +90,33 @@ def test_the_page_speaks_the_firms_language_whatever_the_browser_chose(report, c
     client.cookies.set("dengon_lang", "en")
     page = client.get(block_links(report.html)["+81312340000"])
     assert "この番号を着信拒否しますか" in page.text and '<html lang="ja">' in page.text
+
+
+@pytest.mark.browser
+def test_the_block_page_works_on_a_phone(server, demo_logins, environ, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from app import db
+    from app.tenants.models import Tenant
+
+    from .browser import chromium
+    from .test_browser import wait
+
+    db.bind(environ["DATABASE_URL"])
+    with db.db.connection_context():
+        firm = Tenant.by_slug("yamada-law")
+    token = blocking.link_token(environ["SECRET_KEY"], firm.id, "+81312340000")
+    driver = chromium(tmp_path)
+    try:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 375, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+        driver.get(f"{server.url}/block/{token}")
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+        driver.save_screenshot(str(tmp_path / "block-confirm-375.png"))
+        driver.find_element(By.CSS_SELECTOR, ".block-confirm button[type=submit]").click()
+        wait(driver).until(lambda d: "着信拒否しました" in d.find_element(By.TAG_NAME, "h1").text)
+        driver.save_screenshot(str(tmp_path / "block-done-375.png"))
+    finally:
+        driver.quit()
+    with db.db.connection_context():
+        assert BlockedNumber.blocks(firm.id, "+81312340000")

@@ -167,3 +167,53 @@ def test_an_invitation_form_names_the_wrong_field_and_keeps_the_input(client, al
         page = invite(client, address, "名前")
         assert page.status_code == 400 and error in page.text and f'value="{address}"' in page.text
     assert Invitation.select().count() == 0
+
+
+def _at_width(driver, width: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def _no_sideways_scroll(driver, width: int) -> None:
+    scroll = driver.execute_script("return document.documentElement.scrollWidth")
+    assert scroll <= width, f"{driver.current_url} is {scroll} px wide at {width} px"
+
+
+@pytest.mark.browser
+def test_an_owner_invites_from_a_phone_and_the_colleague_joins_from_theirs(server, demo_logins, environ, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from .browser import chromium
+    from .test_browser import log_in as browser_log_in, wait
+
+    owner_email, password, _role, _slug = next(l for l in demo_logins if l[0] == "yamada-law@example.com")
+    owner, colleague = chromium(tmp_path / "owner"), chromium(tmp_path / "colleague")
+    try:
+        browser_log_in(owner, server, owner_email, password)
+        for width in (1280, 375):
+            _at_width(owner, width)
+            owner.get(server.url + "/portal/users")
+            _no_sideways_scroll(owner, width)
+            owner.save_screenshot(str(tmp_path / f"portal-users-{width}.png"))
+        owner.find_element(By.NAME, "email").send_keys("tanaka@yamada-law.example.jp")
+        owner.find_element(By.NAME, "name").send_keys("田中 一郎")
+        owner.find_element(By.CSS_SELECTOR, ".invite-form button[type=submit]").click()
+        wait(owner).until(lambda d: "招待メールを送りました" in d.find_element(By.TAG_NAME, "body").text)
+        _no_sideways_scroll(owner, 375)
+        owner.save_screenshot(str(tmp_path / "portal-users-invited-375.png"))
+
+        (mail,) = (Path(environ["OUTBOX_DIR"]) / "email").glob("invitation-*.eml")
+        text = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default).get_body(("plain",))
+        (link,) = set(re.findall(r"/invite/\S+", text.get_content()))
+        _at_width(colleague, 375)
+        colleague.get(server.url + link)
+        colleague.save_screenshot(str(tmp_path / "invite-375.png"))
+        _no_sideways_scroll(colleague, 375)
+        for name in ("password", "confirm_password"):
+            colleague.find_element(By.NAME, name).send_keys("a long new password")
+        colleague.find_element(By.CSS_SELECTOR, "form.stack button[type=submit]").click()
+        wait(colleague).until(lambda d: d.current_url == server.url + "/portal")
+        assert "田中 一郎" in colleague.find_element(By.CSS_SELECTOR, ".who").text
+    finally:
+        owner.quit()
+        colleague.quit()
