@@ -217,3 +217,19 @@ def test_an_owner_invites_from_a_phone_and_the_colleague_joins_from_theirs(serve
     finally:
         owner.quit()
         colleague.quit()
+
+
+def test_the_invitation_mail_is_in_the_firms_language(client, database, settings):
+    from app.tenants import store
+
+    from .conftest import minimal_config
+
+    store.import_config(minimal_config("harbor", "03-5555-1000", name="Harbor IT", language="en"))
+    owner = service.add_user("pat@harbor.example", "client", password=PASSWORD, tenant_slug="harbor", name="Pat")
+    log_in(client, owner)
+    invite(client, "sam@harbor.example", "Sam Lee")
+    mail, _link = sent_invitation(settings)
+    text = mail.get_body(("plain",)).get_content()
+    assert mail["Subject"] == "Harbor IT: you are invited to read the firm's messages"
+    assert text.startswith("Dear Sam Lee,") and "Pat invites you to read Harbor IT's telephone messages" in text
+    assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text + mail.get_body(("html",)).get_content())
