@@ -233,3 +233,25 @@ def test_the_invitation_mail_is_in_the_firms_language(client, database, settings
     assert mail["Subject"] == "Harbor IT: you are invited to read the firm's messages"
     assert text.startswith("Dear Sam Lee,") and "Pat invites you to read Harbor IT's telephone messages" in text
     assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text + mail.get_body(("html",)).get_content())
+
+
+def test_on_migrating_each_firms_first_client_user_becomes_its_owner(tmp_path):
+    from playhouse.migrations import Runner
+
+    from app import db
+    from app.tenants.models import Tenant
+
+    db.bind(f"sqlite:///{tmp_path / 'old.db'}")
+    with db.db.connection_context():
+        Runner(db.db.obj, directory=str(db.MIGRATIONS_DIR)).up(target="0007_blocked_numbers")
+        firm = Tenant.create(slug="law", name="山田法律事務所", answer_phrase="お電話ありがとうございます。")
+        for email_address, role, tenant in (("op@x.jp", "operator", None), ("first@law.jp", "client", firm.id),
+                                            ("second@law.jp", "client", firm.id)):
+            db.db.execute_sql("INSERT INTO user (email, name, password_hash, role, tenant_id, language, is_active,"
+                              " created_at) VALUES (?, '', 'x', ?, ?, 'ja', 1, '2026-11-20T00:00:00+00:00')",
+                              (email_address, role, tenant))
+    db.migrate()
+    with db.db.connection_context():
+        owners = [u.email for u in User.select().where(User.is_owner == True)]  # noqa: E712
+    db.db.close_all()
+    assert owners == ["first@law.jp"]
