@@ -63,6 +63,11 @@ routes = [
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
     Route("/portal", portal.portal, methods=GET),
+    Route("/portal/events", portal.events, methods=GET),
+    Route("/portal/messages.csv", portal.messages_csv, methods=GET),
+    Route("/portal/messages/{id:id}", portal.message_page, methods=GET),
+    Route("/portal/messages/{id:id}/handled", portal.handled, methods=POST),
+    Route("/portal/handled", portal.bulk_handled, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
@@ -80,6 +85,7 @@ routes = [
 
     Route("/api/v1/messages", api.list_messages, methods=GET),
     Route("/api/v1/messages", api.create_message, methods=POST),
+    Route("/api/v1/messages.csv", api.messages_csv, methods=GET),
     Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
     Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
