@@ -298,3 +298,9 @@ def test_a_report_run_records_which_messages_it_carried(firm, settings):
     take(firm, dt.datetime(2026, 11, 21, 10, tzinfo=JST))
     make_run(settings, firm, ReportRule.get(), dt.datetime(2026, 11, 20, 18, tzinfo=JST))
     assert [r.message_id for r in ReportRunMessage.select()] == [inside.id]
+
+
+def test_the_live_stream_is_for_signed_in_client_users_only(client, firm, operator):
+    assert client.get("/portal/events").status_code == 404
+    log_in(client, operator)
+    assert client.get("/portal/events").status_code == 404
