@@ -67,6 +67,11 @@ routes = [
     Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
     Route("/invite/{token}", portal_users.accept, methods=[*GET, *POST]),
     Route("/block/{token}", block_link.block_number, methods=[*GET, *POST]),
+    Route("/portal/events", portal.events, methods=GET),
+    Route("/portal/messages.csv", portal.messages_csv, methods=GET),
+    Route("/portal/messages/{id:id}", portal.message_page, methods=GET),
+    Route("/portal/messages/{id:id}/handled", portal.handled, methods=POST),
+    Route("/portal/handled", portal.bulk_handled, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
@@ -84,6 +89,7 @@ routes = [
 
     Route("/api/v1/messages", api.list_messages, methods=GET),
     Route("/api/v1/messages", api.create_message, methods=POST),
+    Route("/api/v1/messages.csv", api.messages_csv, methods=GET),
     Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
     Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),

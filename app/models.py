@@ -6,8 +6,8 @@ from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
-from .messages.models import Draft, Escalation, Message, MessageVersion
-from .reports.models import ReportRun
+from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
+from .reports.models import ReportRun, ReportRunMessage
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -16,5 +16,5 @@ MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
-    BlockedNumber, Invitation,
+    BlockedNumber, Invitation, MessageRead, ReportRunMessage,
 ]

@@ -25,6 +25,11 @@ def _query(name: str, description: str, schema: dict) -> dict:
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
+SEARCH = _query("q", "Only messages in which this appears: any field (names, company, body, extra fields), "
+                     "or a phone number in any format or a piece of one (\"5678\", \"03-1234\").",
+                {"type": "string", "maxLength": 100})
+
+
 def document(server: str) -> dict:
     time = {"type": "string", "format": "date-time"}
     message = {
@@ -95,6 +100,7 @@ def document(server: str) -> dict:
                         _query("until", "Taken before (ISO 8601 with offset).", time),
                         _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
                         _query("handled", "Only handled (true) or open (false) ones.", {"type": "boolean"}),
+                        SEARCH,
                         _query("cursor", "next_cursor of the page before.", {"type": "string"}),
                         _query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
                     ],
@@ -124,6 +130,32 @@ def document(server: str) -> dict:
                                   "422": _errors("Not a JSON object; a required field is missing, a value is "
                                                  "invalid or a read-back field is not confirmed; text holds a NUL "
                                                  "character or an unpaired surrogate. Each is named (fields.body).")},
+                },
+            },
+            "/api/v1/messages.csv": {
+                "get": {
+                    "summary": "The same messages as CSV, every page",
+                    "description": "What GET /api/v1/messages lists for the same filters, all pages at once, as CSV "
+                                   "for spreadsheet programs: UTF-8 with a byte-order mark, CRLF line ends, a "
+                                   "column per field labelled in the token user's language (or Accept-Language), "
+                                   "read-back marks, category, urgency, handled. A cell that would start a "
+                                   "formula begins with an apostrophe. Staff tokens without tenant get a firm column.",
+                    "parameters": [
+                        _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).",
+                               {"type": "string"}),
+                        _query("since", "Taken at or after (ISO 8601 with offset).", time),
+                        _query("until", "Taken before (ISO 8601 with offset).", time),
+                        _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
+                        _query("handled", "Only handled (true) or open (false) ones.", {"type": "boolean"}),
+                        SEARCH,
+                    ],
+                    "responses": {
+                        "200": {"description": "The CSV file (an attachment).",
+                                "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}}},
+                        **COMMON, "404": _errors("No such firm (tenant), or another firm's."),
+                        "422": _errors("A parameter is invalid (an empty time too), or text holds a NUL "
+                                       "character or is not UTF-8; each is named."),
+                    },
                 },
             },
             "/api/v1/messages/{id}": {

@@ -3,7 +3,6 @@ rules as the console's form: ``forms.check`` validates both, ``service.record`` 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import functools
@@ -13,17 +12,17 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import i18n
 from ..accounts.models import ApiToken, User
 from ..calls.models import Call
 from ..db import db
 from ..i18n import _
-from ..messages import forms, service
+from ..messages import export, forms, inbox, search, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
-from ..web.inputs import ID_DIGITS, bad_field, bad_query_field
+from ..web.inputs import bad_field, bad_query_field
 from .models import IdempotencyKey
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -143,24 +142,11 @@ def _parse_time(params, key: str, errors: dict) -> dt.datetime | None:
     return value
 
 
-def _cursor(message: Message) -> str:
-    raw = f"{message.taken_at.astimezone(dt.timezone.utc).isoformat()}|{message.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _parse_cursor(text: str) -> tuple[dt.datetime, int]:
-    at, _bar, message_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
-    if not (message_id.isascii() and message_id.isdigit() and len(message_id) <= ID_DIGITS):
-        raise ValueError(message_id)
-    return dt.datetime.fromisoformat(at).astimezone(dt.timezone.utc), int(message_id)
-
-
-@endpoint
-def list_messages(request: Request, user: User, body) -> Response:
-    """Newest first, a page at a time: the cursor names the last message of the page (keyset paging,
-    as fast a thousand pages deep as on the first)."""
-    params, errors = request.query_params, {}
-    query = _visible(user)
+def _filtered(request: Request, user: User, errors: dict) -> tuple[pw.ModelSelect, Tenant | None]:
+    """The messages GET /api/v1/messages (and its CSV) lists for these query parameters, every page;
+    what is wrong with them goes into ``errors``."""
+    params = request.query_params
+    query, tenant = _visible(user), None
     if slug := params.get("tenant"):
         tenant = Tenant.by_slug(slug)
         if tenant is None or not user.can_see(tenant):
@@ -178,26 +164,48 @@ def list_messages(request: Request, user: User, body) -> Response:
         if handled not in ("true", "false"):
             errors["handled"] = _("Expected true or false.")
         query = query.where(Message.handled == (handled == "true"))
+    if q := params.get("q"):
+        query = search.narrow(query, q)
+    return query, tenant
+
+
+@endpoint
+def list_messages(request: Request, user: User, body) -> Response:
+    """Newest first, a page at a time: the cursor names the last message of the page (keyset paging,
+    as fast a thousand pages deep as on the first)."""
+    params, errors = request.query_params, {}
+    query, _tenant = _filtered(request, user, errors)
     limit = params.get("limit", str(DEFAULT_LIMIT))
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3 and 1 <= int(limit) <= MAX_LIMIT):
         errors["limit"] = _("Expected a number from 1 to {n}.").format(n=MAX_LIMIT)
         limit = str(DEFAULT_LIMIT)
     if cursor := params.get("cursor"):
         try:
-            at, last_id = _parse_cursor(cursor)
-            # to_value: the time converted as the column stores it (naive UTC), not as Python prints it.
-            query = query.where(pw.Tuple(Message.taken_at, Message.id)
-                                < pw.Tuple(Message.taken_at.to_value(at), last_id))
+            query = inbox.after_cursor(query, *inbox.parse_cursor(cursor))
         except (ValueError, OverflowError, binascii.Error):
             errors["cursor"] = _("Not a cursor this API gave out.")
     if errors:
         raise ApiError(422, errors)
-    page = list(query.order_by(Message.taken_at.desc(), Message.id.desc()).limit(int(limit) + 1))
+    page = list(inbox.newest_first(query).limit(int(limit) + 1))
     more = len(page) > int(limit)
     page = page[:int(limit)]
     names = _names(page)
     return JSONResponse({"messages": [message_json(m, names) for m in page],
-                         "next_cursor": _cursor(page[-1]) if more else None})
+                         "next_cursor": inbox.cursor_of(page[-1]) if more else None})
+
+
+@endpoint
+def messages_csv(request: Request, user: User, body) -> Response:
+    """The messages GET /api/v1/messages lists (same filters, every page), as CSV for spreadsheets."""
+    errors = {}
+    query, tenant = _filtered(request, user, errors)
+    if errors:
+        raise ApiError(422, errors)
+    tenants = [tenant] if tenant else [user.tenant] if not user.is_staff else list(Tenant.select())
+    writer = export.Writer(tenants, i18n.current_locale(), with_firm=user.is_staff and tenant is None)
+    name = export.filename(tenant or (None if user.is_staff else user.tenant), dt.date.today())
+    return StreamingResponse(writer.stream(query.select(Message)), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @endpoint

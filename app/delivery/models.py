@@ -8,7 +8,7 @@ import peewee as pw
 
 from ..db import BaseModel, UTCDateTimeField, utcnow
 from ..messages.models import Message
-from ..reports.models import ReportRun
+from ..reports.models import ReportRun, ReportRunMessage
 from ..tenants.models import Tenant
 
 # pending → sending → sent (→ delivered, for SMS with a receipt)
@@ -36,6 +36,13 @@ class Delivery(BaseModel):
     class Meta:
         # Once per report run (or message), channel and recipient.
         indexes = ((("run", "channel", "recipient"), True), (("message", "channel", "recipient"), True))
+
+    @classmethod
+    def log_of(cls, message: Message):
+        """Every delivery that carried ``message``: its notifications and the reports it was in, oldest first."""
+        runs = ReportRunMessage.select(ReportRunMessage.run).where(ReportRunMessage.message == message)
+        return (cls.select(cls, ReportRun).join(ReportRun, pw.JOIN.LEFT_OUTER)
+                .where((cls.message == message) | cls.run.in_(runs)).order_by(cls.created_at, cls.id))
 
     @classmethod
     def claimable(cls, now: dt.datetime, lease: dt.timedelta) -> pw.Expression:

@@ -47,6 +47,36 @@ class Message(BaseModel):
                 "fields": dict(self.fields), "readback": dict(self.readback)}
 
 
+class MessageRead(BaseModel):
+    """When each of the firm's users first opened a message: unread marks in the inbox, and "read by
+    the firm at …" for staff."""
+
+    message = pw.ForeignKeyField(Message, backref="reads", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="reads", on_delete="CASCADE")
+    read_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("message", "user"), True),)
+
+    @classmethod
+    def mark(cls, message: Message, user: User) -> None:
+        """The first opening counts; later ones change nothing (and two tabs racing insert once)."""
+        cls.insert(message=message, user=user, read_at=utcnow()).on_conflict_ignore().execute()
+
+    @classmethod
+    def first(cls, message: Message) -> "MessageRead | None":
+        """The firm's first reading of ``message``, with who read it."""
+        return (cls.select(cls, User).join(User).where(cls.message == message)
+                .order_by(cls.read_at, cls.id).first())
+
+    @classmethod
+    def read_ids(cls, user: User, message_ids: list[int]) -> set[int]:
+        if not message_ids:
+            return set()
+        return {row[0] for row in cls.select(cls.message).where(
+            (cls.user == user) & cls.message.in_(message_ids)).tuples()}
+
+
 class MessageVersion(BaseModel):
     """Every version of a message: the first as taken, then each correction with who, when and what."""
 

@@ -43,7 +43,14 @@ def narrow(query: pw.ModelSelect, text: str) -> pw.ModelSelect:
     text = normalise(text)
     if not text:
         return query
-    condition = Message.fields.contains(text)
+    condition = _contains(text)
     if (digits := phone_fragment(text)) is not None:
-        condition |= Message.fields.contains(digits)
+        condition |= _contains(digits)
     return query.where(condition)
+
+
+def _contains(text: str) -> pw.Expression:
+    # Escaped by hand and unconverted: peewee's contains() lets the JSON field quote a plain pattern.
+    escaped = text.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+    return pw.Expression(Message.fields, pw.OP.ILIKE, pw.NodeList((
+        pw.Value(f"%{escaped}%", converter=False), pw.SQL("ESCAPE"), pw.Value("\\", converter=False))))

@@ -98,11 +98,28 @@ def _changes(before: dict, after: dict) -> dict:
     return changes
 
 
-def set_handled(message: Message, handled: bool, user: User, note: str | None = None) -> None:
+MAX_NOTE = 2000
+
+
+def _handled(handled: bool, user: User, note: str | None) -> dict:
+    """The one rule for marking, from every door: who and when while handled; a note given replaces
+    the old one, none keeps it."""
     values = {"handled": handled, "handled_at": utcnow() if handled else None, "handled_by": user if handled else None}
     if note is not None:
         values["handled_note"] = note
-    Message.update(**values).where(Message.id == message.id).execute()
+    return values
+
+
+def set_handled(message: Message, handled: bool, user: User, note: str | None = None) -> None:
+    Message.update(**_handled(handled, user, note)).where(Message.id == message.id).execute()
+
+
+def set_handled_many(tenant: Tenant, ids: list[int], handled: bool, user: User, note: str | None = None) -> int:
+    """Several of one firm's messages at once, in one UPDATE: ids of other firms' messages match nothing."""
+    if not ids:
+        return 0
+    return Message.update(**_handled(handled, user, note)).where(
+        (Message.tenant == tenant) & Message.id.in_(ids)).execute()
 
 
 def from_voicemail(call: Call) -> Message | None:

@@ -18,7 +18,7 @@ from ..web.auth import row_or_404, view
 from ..web.templates import render
 from . import forms, service
 from .forms import Entry, Form
-from .models import Escalation, Message, MessageVersion
+from .models import Escalation, Message, MessageRead, MessageVersion
 
 CORRECTORS = frozenset({ADMIN, SUPERVISOR})
 PAGE = 50
@@ -206,7 +206,8 @@ def message_list(request: Request):
 def message_detail(request: Request):
     message = row_or_404(Message, request)
     return render(request, "messages/detail.html", {
-        **detail_context(message), "can_correct": request.state.user.role in CORRECTORS})
+        **detail_context(message), "can_correct": request.state.user.role in CORRECTORS,
+        "first_read": MessageRead.first(message)})
 
 
 @view(roles=CORRECTORS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import peewee as pw
 
 from ..db import BaseModel, UTCDateTimeField, utcnow
+from ..messages.models import Message
 from ..tenants.models import ReportRule, Tenant
 
 
@@ -28,3 +29,13 @@ class ReportRun(BaseModel):
 
     class Meta:
         indexes = ((("tenant", "rule_key", "scheduled_at"), True),)
+
+
+class ReportRunMessage(BaseModel):
+    """Which messages a report run carried: the firm's delivery log of a message lists its reports."""
+
+    run = pw.ForeignKeyField(ReportRun, backref="covered", on_delete="CASCADE")
+    message = pw.ForeignKeyField(Message, backref="report_runs", on_delete="CASCADE", index=True)
+
+    class Meta:
+        indexes = ((("run", "message"), True),)

@@ -20,7 +20,7 @@ from ..db import bind, db, utcnow
 from ..delivery import service as delivery
 from ..tenants.models import ReportRule, Tenant
 from . import render, schedule
-from .models import ReportRun
+from .models import ReportRun, ReportRunMessage
 
 log = logging.getLogger("dengon.reports")
 
@@ -71,6 +71,8 @@ def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime,
     try:
         with db.atomic():
             run = ReportRun.create(**values)
+            if messages:  # what this report carried, for each message's delivery log
+                ReportRunMessage.insert_many([{"run": run.id, "message": m.id} for m in messages]).execute()
             # recorded with the run: a run made is a run that will be sent
             ids = [] if skipped else delivery.create(tenant, delivery.targets(setup.recipients, setup.staff), at,
                                                      run=run)
