@@ -17,13 +17,14 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import v1 as api
+from .api import board as api_board, v1 as api
 from .admin import views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
 from .portal import block_link, users as portal_users, views as portal
+from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
 from .tenants import views as firms
@@ -50,6 +51,7 @@ routes = [
     Route("/console/presence", console.presence, methods=POST),
     Route("/console/calls/{id:id}", console.screen_pop, methods=GET),
     Route("/console/calls/{id:id}/take", console.take, methods=POST),
+    Route("/console/calls/{id:id}/board", console.firm_board, methods=GET),
     Route("/console/voice-token", console.voice_token, methods=GET),
     Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
     Route("/console/calls/{id:id}/message", messages.save, methods=POST),
@@ -72,6 +74,10 @@ routes = [
     Route("/portal/messages/{id:id}", portal.message_page, methods=GET),
     Route("/portal/messages/{id:id}/handled", portal.handled, methods=POST),
     Route("/portal/handled", portal.bulk_handled, methods=POST),
+    Route("/portal/staff", presence.staff_board, methods=GET),
+    Route("/portal/staff/{id:id}", presence.set_presence, methods=POST),
+    Route("/portal/notices", presence.notices, methods=[*GET, *POST]),
+    Route("/portal/notices/{id:id}/withdraw", presence.withdraw_notice, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
@@ -92,6 +98,11 @@ routes = [
     Route("/api/v1/messages.csv", api.messages_csv, methods=GET),
     Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
     Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
+    Route("/api/v1/tenants/{slug}/staff", api_board.list_staff, methods=GET),
+    Route("/api/v1/tenants/{slug}/staff/{key}", api_board.update_staff, methods=["PATCH"]),
+    Route("/api/v1/tenants/{slug}/notices", api_board.list_notices, methods=GET),
+    Route("/api/v1/tenants/{slug}/notices", api_board.create_notice, methods=POST),
+    Route("/api/v1/tenants/{slug}/notices/{id:id}", api_board.withdraw_notice, methods=["DELETE"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

@@ -7,6 +7,7 @@ from .calls.models import BlockedNumber, Call, OperatorPresence
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
 from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
+from .presence.models import Notice
 from .reports.models import ReportRun, ReportRunMessage
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
@@ -16,5 +17,5 @@ MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
-    BlockedNumber, Invitation, MessageRead, ReportRunMessage,
+    BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice,
 ]

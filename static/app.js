@@ -48,3 +48,18 @@ document.addEventListener("input", (event) => {
     kept.value = "";
   }
 });
+
+// The screen pop's board refreshes itself at the next moment it changes by itself (someone back
+// "in" at their "until", a notice starting or ending); changes the firm makes arrive over the stream.
+function scheduleBoardRefresh() {
+  for (const board of document.querySelectorAll("[data-refresh-at]:not([data-scheduled])")) {
+    board.dataset.scheduled = "1";
+    // Both times are the server's, so a wrong client clock does not shift it.
+    const delay = Date.parse(board.dataset.refreshAt) - Date.parse(board.dataset.boardNow) + 500;
+    // A long wait is cut short (timers overflow past ~24 days); the refresh schedules the next one.
+    setTimeout(() => { if (document.body.contains(board)) htmx.trigger(board, "refresh"); },
+               Math.min(Math.max(delay, 0), 6 * 3600 * 1000));
+  }
+}
+document.addEventListener("htmx:load", scheduleBoardRefresh);
+document.addEventListener("DOMContentLoaded", scheduleBoardRefresh);

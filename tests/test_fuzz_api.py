@@ -12,6 +12,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from app.accounts.service import create_token
 from app.messages import forms, service
+from app.presence.models import Notice
+from app.tenants.models import Staff
 
 from .test_api import law  # noqa: F401  (the firm with a consultation call type)
 
@@ -38,11 +40,15 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error_and_no_
     headers = {"Authorization": f"Bearer {create_token(user.email)[1]}"}
     clean, _ = forms.check(law, forms.Entry(category="sales"))
     existing = service.record(law, clean, operator)
+    Staff.create(tenant=law, key="yamada", name="山田 太郎")
+    notice = Notice.create(tenant=law, text="本日休業")
     schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
-    # Half the cases name a message that exists, so reading and marking one is fuzzed too.
+    # Half the cases name a message that exists, so reading and marking one is fuzzed too; some name the
+    # token's own firm, its staff member and its notice, so the self-service routes get past their 404.
     strategy = st.one_of(*(schema.as_strategy(mode, **extra) for mode in (GenerationMode.POSITIVE,
                                                                            GenerationMode.NEGATIVE)
-                           for extra in ({}, {"path_parameters": {"id": existing.id}})))
+                           for extra in ({}, {"path_parameters": {"id": existing.id}},
+                                         {"path_parameters": {"slug": law.slug, "key": "yamada", "id": notice.id}})))
     failures = []
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, phases=[Phase.generate],

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ..messages.forms import NOISE_CATEGORIES
-from ..tenants.models import CATEGORIES
+from ..presence.models import MAX_TEXT
+from ..presence.service import MAX_NOTE
+from ..tenants.models import CATEGORIES, PRESENCES
 
 
 def _errors(description: str) -> dict:
@@ -28,6 +30,83 @@ def _query(name: str, description: str, schema: dict) -> dict:
 SEARCH = _query("q", "Only messages in which this appears: any field (names, company, body, extra fields), "
                      "or a phone number in any format or a piece of one (\"5678\", \"03-1234\").",
                 {"type": "string", "maxLength": 100})
+def _firm_paths(time: dict) -> dict:
+    """A firm's self-service: its in/out board and its notices to operators."""
+    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "The firm's slug; a client token's own firm only."}
+    no_firm = {"404": _errors("No such firm, or another firm's (slug); no such staff member (key) or notice (id).")}
+    bad_time = "ISO 8601 with its offset."
+    staff = {"type": "object", "required": ["key", "name", "presence", "note", "until"], "properties": {
+        "key": {"type": "string"}, "name": {"type": "string"}, "name_kana": {"type": "string"},
+        "title": {"type": "string"},
+        "presence": {"type": "string", "enum": list(PRESENCES),
+                     "description": "As in force now: a state whose until has passed reads in."},
+        "note": {"type": "string"}, "until": {**time, "type": ["string", "null"],
+                                              "description": "When the state turns back to in by itself."},
+        "changed_at": {**time, "type": ["string", "null"], "description": "When the firm last set it."}}}
+    notice = {"type": "object", "required": ["id", "text", "staff", "starts_at", "ends_at"], "properties": {
+        "id": {"type": "integer"}, "text": {"type": "string"},
+        "staff": {"type": ["string", "null"], "description": "The staff member's key it is about, if any."},
+        "starts_at": time, "ends_at": {**time, "type": ["string", "null"], "description": "null: until withdrawn."},
+        "in_force": {"type": "boolean", "description": "Shown to operators now (false: upcoming)."},
+        "created_at": time}}
+    return {
+        "/api/v1/tenants/{slug}/staff": {
+            "parameters": [slug],
+            "get": {"summary": "The firm's staff with their presence (the in/out board)",
+                    "responses": {"200": {"description": "The board, in the tenant file's order.", "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {
+                            "staff": {"type": "array", "items": staff}}}}}}, **COMMON, **no_firm}},
+        },
+        "/api/v1/tenants/{slug}/staff/{key}": {
+            "parameters": [slug, {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+                                  "description": "The staff member's key in the tenant file."}],
+            "patch": {
+                "summary": "Set a staff member in, out, away or off",
+                "description": "Replaces the state, note and until; operators' open screen pops show it at once. "
+                               "The state turns back to in by itself at until.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["presence"], "properties": {
+                        "presence": {"type": "string", "enum": list(PRESENCES)},
+                        "note": {"type": ["string", "null"], "maxLength": MAX_NOTE},
+                        "until": {**time, "type": ["string", "null"],
+                                  "description": f"{bad_time} In the future; not with in."}}}}}},
+                "responses": {"200": {"description": "The staff member as the board shows them now.",
+                                      "content": {"application/json": {"schema": staff}}},
+                              **COMMON, **no_firm, **TOO_LARGE,
+                              "422": _errors("Not a JSON object; presence not one of the four, a note too long, "
+                                             "until not a future time with its offset (or given with in); each "
+                                             "is named.")},
+            },
+        },
+        "/api/v1/tenants/{slug}/notices": {
+            "parameters": [slug],
+            "get": {"summary": "Notices in force and upcoming (not withdrawn, not ended)",
+                    "responses": {"200": {"description": "Oldest start first.", "content": {"application/json": {
+                        "schema": {"type": "object", "properties": {"notices": {"type": "array", "items": notice}}}}}},
+                        **COMMON, **no_firm}},
+            "post": {
+                "summary": "Post a notice operators see on this firm's calls while it is in force",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["text"], "properties": {
+                        "text": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT},
+                        "staff": {"type": ["string", "null"], "description": "A staff member's key."},
+                        "starts_at": {**time, "type": ["string", "null"], "description": f"{bad_time} Default: now."},
+                        "ends_at": {**time, "type": ["string", "null"],
+                                    "description": f"{bad_time} After starts_at and now; default: until withdrawn."}}}}}},
+                "responses": {"201": {"description": "Posted.", "content": {"application/json": {"schema": notice}}},
+                              **COMMON, **no_firm, **TOO_LARGE,
+                              "422": _errors("Not a JSON object; text empty or too long, staff not a key of this "
+                                             "firm, a time not ISO 8601 with its offset, ends_at not after "
+                                             "starts_at or already past; each is named.")},
+            },
+        },
+        "/api/v1/tenants/{slug}/notices/{id}": {
+            "parameters": [slug, {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "delete": {"summary": "Withdraw a notice (again: no change)",
+                       "responses": {"204": {"description": "Withdrawn."}, **COMMON, **no_firm}},
+        },
+    }
 
 
 def document(server: str) -> dict:
@@ -174,6 +253,7 @@ def document(server: str) -> dict:
                                                  "or holding a NUL character; each is named.")},
                 },
             },
+            **_firm_paths(time),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",

@@ -18,6 +18,8 @@ from ..db import db, utcnow
 from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
 from ..i18n import N_, _
+from ..presence import service as presence_service
+from ..presence.models import Notice
 from ..tenants.models import Staff
 from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.templates import render, templates
@@ -96,7 +98,8 @@ def screen_pop(request: Request):
     call = row_or_404(Call, request)
     tenant = call.tenant
     context = {"call": call, "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
-               "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call))}
+               "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call)),
+               **_board_context(tenant)}
     saved = Message.select().where(Message.call == call).order_by(Message.id.desc()).first()
     if saved is not None and not request.query_params.get("another"):
         # Back on a call whose message is saved (a reload, the link in the list): show it, not a blank form.
@@ -106,8 +109,26 @@ def screen_pop(request: Request):
     return render(request, "console/call.html", context)
 
 
+def _board_context(tenant) -> dict:
+    if tenant is None:
+        return {"notices": [], "board": [], "next_change": None}
+    now = utcnow()
+    return {"notices": list(Notice.in_force(tenant, now)), "board": Staff.board(tenant, now),
+            "next_change": presence_service.next_change(tenant, now), "board_now": now}
+
+
+@view(roles=STAFF_ROLES)
+def firm_board(request: Request):
+    """The screen pop's notices and in/out board, fetched again when the firm changes them."""
+    call = row_or_404(Call, request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    return render(request, "console/_firm_board.html", {"call": call, "firm": call.tenant, **_board_context(call.tenant)})
+
+
 async def events(request: Request):
-    """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone."""
+    """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone; and
+    firm-<id> when a firm changes its in/out board or notices (an open screen pop of that firm refreshes them)."""
     user = await stream_user(request, STAFF_ROLES)
     if user is None:  # anonymous, or a client user: staff areas do not exist for them
         raise HTTPException(404)
@@ -135,7 +156,7 @@ async def events(request: Request):
             yield first
             while True:
                 try:
-                    topic, _data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
+                    topic, data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
                 except asyncio.TimeoutError:
                     if not await run_in_threadpool(signed_in):
                         return
@@ -149,6 +170,9 @@ async def events(request: Request):
                     if (update := await run_in_threadpool(fragment)) is None:
                         return  # the browser reconnects, and is refused
                     yield update
+                elif topic == presence_service.TOPIC and isinstance(data.get("tenant"), int):
+                    # A firm changed its board or notices: its open screen pops fetch them again.
+                    yield f"event: firm-{data['tenant']}\ndata: changed\n\n"
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -30,3 +30,4 @@ CALL_STATUS_LABELS = {
     "abandoned": N_("Caller hung up while waiting"), "voicemail": N_("Voicemail after hours"),
     "announced": N_("After-hours announcement"),
 }
+PRESENCE_LABELS = {"in": N_("In"), "out": N_("Out"), "away": N_("Away"), "off": N_("Off today")}

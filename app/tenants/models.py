@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -27,6 +28,8 @@ STANDARD_FIELDS = (
 FIELD_TYPES = ("text", "textarea", "phone", "email", "date", "select")
 CHANNELS = ("email", "sms", "fax")
 WHEN_EMPTY = ("notice", "skip")
+IN, OUT, AWAY, OFF = "in", "out", "away", "off"
+PRESENCES = (IN, OUT, AWAY, OFF)  # in the office; out (外出); away from the desk (離席); off today (休み)
 
 
 class Tenant(BaseModel):
@@ -100,13 +103,48 @@ class Staff(BaseModel):
     mobile = pw.CharField(max_length=20, default="")  # E.164
     fax = pw.CharField(max_length=20, default="")  # E.164
     position = pw.IntegerField(default=0)
-    # The in/out board operators see on the screen pop; NULL: nobody has said.
-    in_office = pw.BooleanField(null=True)
+    # The in/out board operators see on the screen pop: live state the firm sets, never in the tenant file.
+    presence = pw.CharField(max_length=8, default=IN)
     presence_note = pw.CharField(max_length=200, default="")  # "外出中、15時戻り"
-    presence_at = UTCDateTimeField(null=True)
+    presence_at = UTCDateTimeField(null=True)  # when the firm last set it
+    # Back to "in" by itself from this moment: worked out on every read (effective_presence), so it is
+    # exact to the second without a worker, and nothing is lost if none runs.
+    presence_until = UTCDateTimeField(null=True)
 
     class Meta:
         indexes = ((("tenant", "key"), True),)
+
+    def expired(self, now: dt.datetime) -> bool:
+        return self.presence != IN and self.presence_until is not None and self.presence_until <= now
+
+    def effective_presence(self, now: dt.datetime | None = None) -> "BoardEntry":
+        """What the board shows at ``now``: the state set, or plain "in" once its "until" has passed."""
+        now = now or utcnow()
+        if self.expired(now):
+            return BoardEntry(self, IN, "", None)
+        return BoardEntry(self, self.presence, self.presence_note, self.presence_until)
+
+    @classmethod
+    def board(cls, tenant: "Tenant | int", now: dt.datetime | None = None) -> list["BoardEntry"]:
+        """The firm's in/out board as the operator's screen pop shows it, in the tenant file's order."""
+        now = now or utcnow()
+        return [s.effective_presence(now) for s in cls.select().where(cls.tenant == tenant).order_by(cls.position)]
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    staff: Staff
+    presence: str  # one of PRESENCES
+    note: str
+    until: dt.datetime | None
+
+    @property
+    def key(self) -> str:
+        return self.staff.key
+
+    @property
+    def name(self) -> str:
+        return self.staff.name
 
 
 class CallType(BaseModel):
