@@ -23,7 +23,7 @@ from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
-from .portal import views as portal
+from .portal import calls as portal_calls, views as portal
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
 from .tenants import views as firms
@@ -63,6 +63,9 @@ routes = [
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
     Route("/portal", portal.portal, methods=GET),
+    Route("/portal/calls", portal_calls.call_log, methods=GET),
+    Route("/portal/blocked", portal_calls.blocked, methods=[*GET, *POST]),
+    Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),

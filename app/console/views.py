@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
-from ..calls import provider
+from ..calls import provider, service as call_service
 from ..calls.models import Call, OperatorPresence
 from ..db import db, utcnow
 from ..messages import service as message_service, views as message_views
@@ -58,19 +58,12 @@ def presence(request: Request):
 @view(roles=STAFF_ROLES)
 def take(request: Request):
     call_id = row_or_404(Call, request).id
-    settings = request.app.state.settings
-    user = request.state.user
-    if not Call.take(call_id, user, audio=settings.provider_configured):
+    try:
+        call_service.take(request.app, call_id, request.state.user)
+    except call_service.NotWaiting:
         return render(request, "console/_take_failed.html", status_code=409)
-    request.app.state.events.publish("calls", {"event": "taken", "call": call_id})
-    if settings.provider_configured:
-        try:
-            provider.connect(settings, Call.get_by_id(call_id).sid, user)
-        except provider.ProviderError as exc:
-            # No audio, no call: give it back to the queue for someone else (or a retry).
-            Call.release(call_id, user)
-            request.app.state.events.publish("calls", {"event": "waiting", "call": call_id})
-            return render(request, "console/_take_failed.html", {"error": str(exc)}, status_code=502)
+    except provider.ProviderError as exc:
+        return render(request, "console/_take_failed.html", {"error": str(exc)}, status_code=502)
     # An in-page navigation: the browser's phone (Voice SDK) lives on and receives the call.
     location = json.dumps({"path": f"/console/calls/{call_id}", "target": "#main"})
     return Response(status_code=204, headers={"HX-Location": location})
