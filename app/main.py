@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import v1 as api
+from .api import calls as api_calls, v1 as api
 from .admin import views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
@@ -85,6 +85,13 @@ routes = [
     Route("/api/v1/messages", api.create_message, methods=POST),
     Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
     Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
+    Route("/api/v1/calls", api_calls.list_calls, methods=GET),
+    Route("/api/v1/calls/{sid}", api_calls.get_call, methods=GET),
+    Route("/api/v1/calls/{sid}/take", api_calls.take_call, methods=POST),
+    Route("/api/v1/operators/me/presence", api_calls.set_presence, methods=["PUT"]),
+    Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.list_blocked, methods=GET),
+    Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.block_number, methods=POST),
+    Route("/api/v1/tenants/{slug}/blocked-numbers/{number}", api_calls.unblock_number, methods=["DELETE"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

@@ -10,7 +10,7 @@ from .. import phones
 from ..accounts.models import User
 from ..audit import AuditEntry
 from ..db import BaseModel, UTCDateTimeField, db, utcnow
-from ..i18n import _
+from ..i18n import N_, _
 from ..tenants.models import Tenant, TenantNumber
 
 # Life of a call:  queued → answered → completed
@@ -168,6 +168,11 @@ class Call(BaseModel):
         return (cls.select().where((cls.tenant == self.tenant_id) & (cls.from_number == self.from_number)
                                    & (cls.id != self.id) & (cls.arrived_at <= self.arrived_at))
                 .order_by(cls.arrived_at.desc()).limit(limit))
+
+
+# Why an operator is not taking calls (the console's and the API's choices).
+BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
+                 "training": N_("Training"), "other": N_("Other")}
 
 
 class OperatorPresence(BaseModel):

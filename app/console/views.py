@@ -13,17 +13,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
-from ..calls.models import Call, OperatorPresence
+from ..calls.models import BREAK_REASONS, Call, OperatorPresence
 from ..db import db, utcnow
 from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
-from ..i18n import N_, _
+from ..i18n import _
 from ..tenants.models import Staff
 from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.templates import render, templates
 
-BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
-                 "training": N_("Training"), "other": N_("Other")}
 HEARTBEAT_SECONDS = 15
 
 
