@@ -11,6 +11,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from app.accounts.service import create_token
+from app.calls.models import BlockedNumber, Call, OperatorPresence
 from app.messages import forms, service
 
 from .test_api import law  # noqa: F401  (the firm with a consultation call type)
@@ -37,12 +38,18 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error_and_no_
     user = request.getfixturevalue(role)
     headers = {"Authorization": f"Bearer {create_token(user.email)[1]}"}
     clean, _ = forms.check(law, forms.Entry(category="sales"))
-    existing = service.record(law, clean, operator)
+    call, _ = Call.arrive("CA-fuzz", to="", caller="090-1111-2222", forwarded_from="03-1111-2222", region="JP")
+    existing = service.record(law, clean, operator, call=call)
+    waiting, _ = Call.arrive("CA-fuzz-waiting", to="", caller="", forwarded_from="03-1111-2222", region="JP")
+    OperatorPresence.set(operator, True)
+    blocked, _ = BlockedNumber.block(law, "090-1234-5678", "営業")
     schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
-    # Half the cases name a message that exists, so reading and marking one is fuzzed too.
+    # Half the cases name objects that exist (a message, calls, the firm, a blocked number), so reading,
+    # marking, taking, unblocking one is fuzzed too.
+    real = {"id": existing.id, "sid": waiting.sid, "slug": law.slug, "number": blocked.number}
     strategy = st.one_of(*(schema.as_strategy(mode, **extra) for mode in (GenerationMode.POSITIVE,
                                                                            GenerationMode.NEGATIVE)
-                           for extra in ({}, {"path_parameters": {"id": existing.id}})))
+                           for extra in ({}, {"path_parameters": real})))
     failures = []
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, phases=[Phase.generate],

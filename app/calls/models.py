@@ -188,9 +188,9 @@ class OperatorPresence(BaseModel):
         return cls.get_or_none(cls.user == user) or cls(user=user, available=False)
 
     def state(self) -> tuple[str, dt.datetime | None]:
-        """What the operator is doing now, with since when: ``on_call`` while a call they took goes on,
-        ``after_call_work`` once their last call ended and its message is not saved yet (the operator
-        chose neither break nor anything else meanwhile), else ``available`` or ``break``."""
+        """What the operator is doing now, with since when: ``on_call`` while a call they took goes on;
+        when available, ``after_call_work`` from the end of the last call they took until its message
+        is saved (or they take another); else ``available`` or ``break``."""
         from ..messages.models import Message  # messages build on calls
 
         own = Call.select().where(Call.claimed_by == self.user_id)
@@ -200,7 +200,6 @@ class OperatorPresence(BaseModel):
         if self.available:
             last = own.order_by(Call.claimed_at.desc()).first()
             if (last is not None and last.status == COMPLETED and last.ended_at is not None
-                    and (self.since is None or last.ended_at >= self.since)
                     and not Message.select().where(Message.call == last).exists()):
                 return "after_call_work", last.ended_at
         return ("available" if self.available else "break"), self.since
