@@ -214,6 +214,9 @@ class OperatorPresence(BaseModel):
                 cls.update(**values).where(cls.user == user).execute()
 
 
+_BLOCKS_SQL: dict[str, str] = {}
+
+
 class BlockedNumber(BaseModel):
     """A caller the firm does not want answered: their calls to it are rejected by the provider,
     recorded as blocked, and never reach an operator."""
@@ -232,7 +235,13 @@ class BlockedNumber(BaseModel):
         """Whether the firm blocked this caller (E.164; a withheld number cannot be blocked)."""
         if tenant_id is None or not number:
             return False
-        return cls.select(cls.id).where((cls.tenant == tenant_id) & (cls.number == number)).exists()
+        # Asked on every inbound call: the SQL is built once per kind of database, since building a
+        # peewee query costs ~25 times the indexed look-up itself (~110 µs against ~4 µs on SQLite).
+        kind = type(db.obj).__name__
+        if (sql := _BLOCKS_SQL.get(kind)) is None:
+            sql = _BLOCKS_SQL[kind] = cls.select(pw.SQL("1")).where(
+                (cls.tenant == 0) & (cls.number == "")).limit(1).sql()[0]
+        return db.execute_sql(sql, (tenant_id, number, 1)).fetchone() is not None
 
     @classmethod
     def block(cls, tenant: Tenant, number: str, note: str = "", by: User | None = None,
