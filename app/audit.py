@@ -20,8 +20,9 @@ class AuditEntry(BaseModel):
 
     @classmethod
     def record(cls, action: str, *, actor: User | None = None, tenant: Tenant | None = None,
-               target: str = "", changes=None) -> "AuditEntry":
-        return cls.create(action=action, actor=actor, actor_label=actor.email if actor else "cli",
+               target: str = "", changes=None, label: str = "") -> "AuditEntry":
+        """``label`` names an actor who is no user (a signed link from an e-mail); the command line is "cli"."""
+        return cls.create(action=action, actor=actor, actor_label=actor.email if actor else label or "cli",
                           tenant=tenant, target=target, changes=changes)
 
     @classmethod

@@ -17,13 +17,13 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import board as api_board, v1 as api
+from .api import board as api_board, calls as api_calls, v1 as api
 from .admin import views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
-from .portal import block_link, users as portal_users, views as portal
+from .portal import block_link, calls as portal_calls, users as portal_users, views as portal
 from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
@@ -78,6 +78,9 @@ routes = [
     Route("/portal/staff/{id:id}", presence.set_presence, methods=POST),
     Route("/portal/notices", presence.notices, methods=[*GET, *POST]),
     Route("/portal/notices/{id:id}/withdraw", presence.withdraw_notice, methods=POST),
+    Route("/portal/calls", portal_calls.call_log, methods=GET),
+    Route("/portal/blocked", portal_calls.blocked, methods=[*GET, *POST]),
+    Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
@@ -103,6 +106,13 @@ routes = [
     Route("/api/v1/tenants/{slug}/notices", api_board.list_notices, methods=GET),
     Route("/api/v1/tenants/{slug}/notices", api_board.create_notice, methods=POST),
     Route("/api/v1/tenants/{slug}/notices/{id:id}", api_board.withdraw_notice, methods=["DELETE"]),
+    Route("/api/v1/calls", api_calls.list_calls, methods=GET),
+    Route("/api/v1/calls/{sid}", api_calls.get_call, methods=GET),
+    Route("/api/v1/calls/{sid}/take", api_calls.take_call, methods=POST),
+    Route("/api/v1/operators/me/presence", api_calls.set_presence, methods=["PUT"]),
+    Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.list_blocked, methods=GET),
+    Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.block_number, methods=POST),
+    Route("/api/v1/tenants/{slug}/blocked-numbers/{number}", api_calls.unblock_number, methods=["DELETE"]),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

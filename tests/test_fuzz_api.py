@@ -11,6 +11,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from app.accounts.service import create_token
+from app.calls.models import BlockedNumber, Call, OperatorPresence
 from app.messages import forms, service
 from app.presence.models import Notice
 from app.tenants.models import Staff
@@ -39,16 +40,21 @@ def test_fuzzing_the_api_from_its_openapi_document_finds_no_server_error_and_no_
     user = request.getfixturevalue(role)
     headers = {"Authorization": f"Bearer {create_token(user.email)[1]}"}
     clean, _ = forms.check(law, forms.Entry(category="sales"))
-    existing = service.record(law, clean, operator)
+    call, _ = Call.arrive("CA-fuzz", to="", caller="090-1111-2222", forwarded_from="03-1111-2222", region="JP")
+    existing = service.record(law, clean, operator, call=call)
+    waiting, _ = Call.arrive("CA-fuzz-waiting", to="", caller="", forwarded_from="03-1111-2222", region="JP")
+    OperatorPresence.set(operator, True)
+    blocked, _ = BlockedNumber.block(law, "090-1234-5678", "営業")
     Staff.create(tenant=law, key="yamada", name="山田 太郎")
     notice = Notice.create(tenant=law, text="本日休業")
     schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
-    # Half the cases name a message that exists, so reading and marking one is fuzzed too; some name the
-    # token's own firm, its staff member and its notice, so the self-service routes get past their 404.
+    # Most cases name objects that exist (a message, calls, the firm, its staff member, a blocked number,
+    # a notice), so reading, marking, taking, unblocking and withdrawing one is fuzzed too, not only 404s.
+    real = {"id": existing.id, "sid": waiting.sid, "slug": law.slug, "number": blocked.number, "key": "yamada"}
     strategy = st.one_of(*(schema.as_strategy(mode, **extra) for mode in (GenerationMode.POSITIVE,
                                                                            GenerationMode.NEGATIVE)
-                           for extra in ({}, {"path_parameters": {"id": existing.id}},
-                                         {"path_parameters": {"slug": law.slug, "key": "yamada", "id": notice.id}})))
+                           for extra in ({}, {"path_parameters": real},
+                                         {"path_parameters": {**real, "id": notice.id}})))
     failures = []
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True, phases=[Phase.generate],

@@ -10,8 +10,10 @@ from app.main import routes
 
 from .conftest import csrf_token, log_in
 
-# The API's firm routes take bearer tokens, not sessions: each API test module tries them with another firm's token.
 FIRM_ROUTES = [r.path for r in routes if isinstance(r, Route) and "{slug}" in r.path and not r.path.startswith("/api/")]
+# The API's firm routes, tried with bearer tokens, every method.
+API_FIRM_ROUTES = [(method, r.path) for r in routes if isinstance(r, Route) and "{slug}" in r.path
+                   and r.path.startswith("/api/") for method in sorted(r.methods - {"HEAD"})]
 
 # Who is entitled to each firm route, when it is not the firm's own client user.
 ENTITLED = {"/firms/{slug}/export.toml": "admin"}  # a firm's configuration file is for staff only
@@ -26,10 +28,17 @@ def _archived_run(tenant):
                             pdf=b"%PDF-1.7 " + tenant.name.encode())
 
 
+def _blocked_number(tenant) -> str:
+    from app.calls.models import BlockedNumber
+
+    return BlockedNumber.block(tenant, "090-1234-5678", f"{tenant.name}の迷惑電話")[0].number
+
+
 def _fill(path: str, tenant) -> str:
     """The route's path with every parameter naming a real object of ``tenant``: an outsider must be
     refused the object, not merely a URL that names nothing."""
-    values = {"slug": lambda: tenant.slug, "id": lambda: str(_archived_run(tenant).id), "kind": lambda: "pdf"}
+    values = {"slug": lambda: tenant.slug, "id": lambda: str(_archived_run(tenant).id), "kind": lambda: "pdf",
+              "number": lambda: _blocked_number(tenant)}
     for name in re.findall(r"{(\w+)(?::\w+)?}", path):
         assert name in values, f"{path}: add a real object for {{{name}}} to this test"
         path = re.sub(r"{%s(?::\w+)?}" % name, values[name](), path)
@@ -58,6 +67,22 @@ def test_a_firm_that_does_not_exist_is_404_too(client, path, admin, alice):
     url = _fill(path, alice.tenant).replace(alice.tenant.slug, "no-such-firm")
     log_in(client, admin)
     assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.parametrize("method, path", API_FIRM_ROUTES)
+def test_an_outsiders_token_gets_404_on_another_firms_api_route_where_its_owners_is_served(
+        client, method, path, alice, charlie, admin):
+    from app.accounts.service import create_token
+
+    url = _fill(path, alice.tenant)
+    tokens = {u: {"Authorization": f"Bearer {create_token(u.email)[1]}"} for u in (alice, charlie, admin)}
+    response = client.request(method, url, json={}, headers=tokens[charlie])
+    assert response.status_code == 404, url
+    assert alice.tenant.name not in response.text
+    missing = client.request(method, url.replace(alice.tenant.slug, "no-such-firm"), json={}, headers=tokens[admin])
+    assert missing.status_code == 404, url
+    # The owner is served (an empty body may be refused as such, but never as another firm's).
+    assert client.request(method, url, json={}, headers=tokens[alice]).status_code in (200, 201, 204, 422), url
 
 
 def test_a_client_sees_their_own_firm(client, alice):

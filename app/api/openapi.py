@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..calls.log import KINDS
+from ..calls.models import BREAK_REASONS
 from ..messages.forms import NOISE_CATEGORIES
 from ..presence.models import MAX_TEXT
 from ..presence.service import MAX_NOTE
@@ -30,6 +32,182 @@ def _query(name: str, description: str, schema: dict) -> dict:
 SEARCH = _query("q", "Only messages in which this appears: any field (names, company, body, extra fields), "
                      "or a phone number in any format or a piece of one (\"5678\", \"03-1234\").",
                 {"type": "string", "maxLength": 100})
+
+
+def _json(description: str, schema: dict) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+CALL_STATUSES = ["waiting", "taken", "connected", "ended", "abandoned", "voicemail", "announced", "blocked"]
+NO_FIRM = {"404": _errors("No such firm, or another firm's.")}
+STAFF_ONLY = {"403": _errors("A client token: only the service's staff (operator, supervisor, admin) do this.")}
+BAD_TEXT = "text holds a NUL character or is not UTF-8 (each is named)"
+
+
+def _call_paths(time: dict) -> dict:
+    """Calls (call log and CTI), an operator's presence, a firm's blocked numbers."""
+    sid = {"name": "sid", "in": "path", "required": True, "description": "The provider's CallSid.",
+           "schema": {"type": "string"}}
+    slug = {"name": "slug", "in": "path", "required": True, "description": "The firm's slug.",
+            "schema": {"type": "string"}}
+    return {
+        "/api/v1/calls": {"get": {
+            "summary": "Calls, newest first (the call log)",
+            "description": "Client tokens see their own firm's calls; staff tokens every firm's, and calls to "
+                           "numbers no firm has (tenant null).",
+            "parameters": [
+                _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).", {"type": "string"}),
+                _query("status", "Only calls in this state.", {"type": "string", "enum": CALL_STATUSES}),
+                _query("since", "Arrived at or after (ISO 8601 with offset).", time),
+                _query("until", "Arrived before (ISO 8601 with offset).", time),
+                _query("cursor", "next_cursor of the page before.", {"type": "string"}),
+                _query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
+            ],
+            "responses": {
+                "200": _json("A page", {"type": "object", "required": ["calls", "next_cursor"], "properties": {
+                    "calls": {"type": "array", "items": _ref("Call")}, "next_cursor": {"type": ["string", "null"]}}}),
+                **COMMON, **NO_FIRM,
+                "422": _errors(f"A parameter is invalid (an empty time too), or {BAD_TEXT}."),
+            },
+        }},
+        "/api/v1/calls/{sid}": {
+            "parameters": [sid],
+            "get": {"summary": "One call; staff tokens also get the operator's screen",
+                    "responses": {"200": _json("The call.", _ref("CallDetail")), **COMMON,
+                                  "404": _errors("No such call, or another firm's (a client token)."),
+                                  "422": _errors(f"The sid: {BAD_TEXT}.")}},
+        },
+        "/api/v1/calls/{sid}/take": {
+            "parameters": [sid],
+            "post": {
+                "summary": "Take a waiting call, as the console's take (operator, supervisor, admin)",
+                "description": "Claims the call for the token's user: of two at once exactly one wins. Every "
+                               "console hears of it; with a provider the caller is put through to the user's "
+                               "browser phone. No body.",
+                "responses": {
+                    "200": _json("Taken: the call, with its screen.", _ref("CallDetail")), **COMMON, **STAFF_ONLY,
+                    **TOO_LARGE,
+                    "404": _errors("No such call."),
+                    "409": _errors("errors.call: someone else has it, or it is no longer waiting; errors.presence: "
+                                   "the user is on a break."),
+                    "422": _errors(f"The sid: {BAD_TEXT}."),
+                    "502": _errors("The provider could not put the caller through (errors.provider); the call is "
+                                   "waiting again."),
+                },
+            },
+        },
+        "/api/v1/operators/me/presence": {"put": {
+            "summary": "The token user's availability, as on the console (operator, supervisor, admin)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["state"], "properties": {
+                    "state": {"type": "string", "enum": ["available", "break"]},
+                    "reason": {"type": ["string", "null"], "enum": [*BREAK_REASONS, None],
+                               "description": "Why on a break (default break); ignored when available."}}}}}},
+            "responses": {"200": _json("The user's state now.", _ref("Presence")), **COMMON, **STAFF_ONLY, **TOO_LARGE,
+                          "422": _errors(f"Not a JSON object, an unknown state or reason, or {BAD_TEXT}.")},
+        }},
+        "/api/v1/tenants/{slug}/blocked-numbers": {
+            "parameters": [slug],
+            "get": {"summary": "The numbers the firm blocks, newest first",
+                    "responses": {"200": _json("The list.", {"type": "object", "required": ["blocked_numbers"],
+                                                             "properties": {"blocked_numbers": {
+                                                                 "type": "array", "items": _ref("BlockedNumber")}}}),
+                                  **COMMON, **NO_FIRM, "422": _errors(f"The slug: {BAD_TEXT}.")}},
+            "post": {
+                "summary": "Block a caller: their next calls to the firm are rejected and recorded as blocked",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["number"], "properties": {
+                        "number": {"type": "string", "description": "Any format, read in the firm's region "
+                                                                    "(090-1234-5678, +81 90 1234 5678)."},
+                        "note": {"type": ["string", "null"], "maxLength": 200}}}}}},
+                "responses": {
+                    "201": _json("Blocked.", _ref("BlockedNumber")),
+                    "200": _json("It was blocked already (a new note replaces the old one).", _ref("BlockedNumber")),
+                    **COMMON, **NO_FIRM, **TOO_LARGE,
+                    "422": _errors(f"Not a JSON object, no number, not a phone number, a note too long, or {BAD_TEXT}."),
+                },
+            },
+        },
+        "/api/v1/tenants/{slug}/blocked-numbers/{number}": {
+            "parameters": [slug, {"name": "number", "in": "path", "required": True,
+                                  "description": "The blocked number in E.164 (+819012345678).",
+                                  "schema": {"type": "string"}}],
+            "delete": {"summary": "Unblock a number",
+                       "responses": {"204": {"description": "Unblocked: the caller's next call goes through."},
+                                     **COMMON, "404": _errors("No such firm, or not yours; or the number is not "
+                                                              "blocked."),
+                                     "422": _errors(f"The slug or number: {BAD_TEXT}.")}},
+        },
+    }
+
+
+def _call_schemas(time: dict) -> dict:
+    maybe_time = {**time, "type": ["string", "null"]}
+    seconds = {"type": ["integer", "null"]}
+    call = {
+        "type": "object",
+        "required": ["sid", "tenant", "status", "caller", "forwarded_from", "after_hours", "arrived_at", "taken_at",
+                     "taken_by", "ended_at", "wait_s", "talk_s", "acw_s", "message_id"],
+        "properties": {
+            "sid": {"type": "string"},
+            "tenant": {"type": ["string", "null"], "description": "The firm's slug; null: a number no firm has."},
+            "status": {"type": "string", "enum": CALL_STATUSES,
+                       "description": "waiting (queued for an operator), taken (claimed; the operator's phone not "
+                                      "yet connected), connected (talking), ended, abandoned (hung up while "
+                                      "waiting), voicemail / announced (after hours), blocked (rejected)."},
+            "kind": {"type": "string", "enum": list(KINDS),
+                     "description": "As the portal's call log shows it: noise is an answered call whose messages "
+                                    "are all of the noise categories (" + ", ".join(NOISE_CATEGORIES) + ")."},
+            "caller": {"type": ["string", "null"], "description": "E.164; null when withheld."},
+            "to": {"type": ["string", "null"], "description": "The number dialled."},
+            "forwarded_from": {"type": ["string", "null"]},
+            "after_hours": {"type": "boolean"},
+            "arrived_at": time, "taken_at": maybe_time, "taken_by": {"type": ["string", "null"]},
+            "answered_at": maybe_time, "ended_at": maybe_time,
+            "wait_s": seconds, "talk_s": seconds,
+            "acw_s": {**seconds, "description": "After-call work: the call's end → its message saved."},
+            "message_id": {"type": ["integer", "null"], "description": "The (first) message taken on this call."},
+            "message_ids": {"type": "array", "items": {"type": "integer"}},
+        },
+    }
+    screen = {
+        "type": "object",
+        "required": ["name", "name_kana", "answer_phrase", "instructions_html", "notices", "staff", "history"],
+        "properties": {
+            "name": {"type": ["string", "null"]}, "name_kana": {"type": ["string", "null"]},
+            "answer_phrase": {"type": ["string", "null"]}, "instructions_html": {"type": "string"},
+            "notices": {"type": "array", "items": {"type": "object", "properties": {
+                "text": {"type": "string"}, "staff": {"type": ["string", "null"]},
+                "starts_at": maybe_time, "ends_at": maybe_time}}},
+            "staff": {"type": "array", "items": {"type": "object", "properties": {
+                "key": {"type": "string"}, "name": {"type": "string"}, "name_kana": {"type": "string"},
+                "title": {"type": "string"}, "presence": {"type": ["string", "null"]},
+                "note": {"type": "string"}, "until": maybe_time}}},
+            "history": {"type": "object", "description": "This caller's earlier calls and messages at this firm.",
+                        "properties": {
+                            "calls": {"type": "array", "items": {"type": "object"}},
+                            "messages": {"type": "array", "items": {"type": "object"}}}},
+        },
+    }
+    return {
+        "Call": call,
+        "CallDetail": {"allOf": [_ref("Call"), {"type": "object", "properties": {
+            "screen": {**screen, "description": "Staff tokens only: what the operator's screen pop shows."}}}]},
+        "Presence": {"type": "object", "required": ["state", "since"], "properties": {
+            "state": {"type": "string", "enum": ["available", "break", "on_call", "after_call_work"],
+                      "description": "on_call while a call the user took goes on; after_call_work once it ended "
+                                     "and its message is not saved yet."},
+            "since": maybe_time, "reason": {"type": ["string", "null"]}}},
+        "BlockedNumber": {"type": "object", "required": ["number", "note", "created_by", "created_at"], "properties": {
+            "number": {"type": "string", "description": "E.164."}, "note": {"type": "string"},
+            "created_by": {"type": ["string", "null"]}, "created_at": time}},
+    }
+
+
 def _firm_paths(time: dict) -> dict:
     """A firm's self-service: its in/out board and its notices to operators."""
     slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"},
@@ -254,12 +432,14 @@ def document(server: str) -> dict:
                 },
             },
             **_firm_paths(time),
+            **_call_paths(time),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "A token from `dengon tokens create`."}},
             "schemas": {
                 "Message": message, "MessageDetail": detail, "NewMessage": new_message,
+                **_call_schemas(time),
                 "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {
                     "type": "object", "additionalProperties": {"type": "string"},
                     "description": "Field → what is wrong with it."}}},

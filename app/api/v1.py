@@ -37,16 +37,22 @@ def not_found() -> ApiError:
     return ApiError(404, {"id": _("Not found.")})
 
 
-def endpoint(handler):
-    """Bearer token, locale, JSON body, a database connection; errors as {"errors": {field: message}}."""
+def endpoint(handler=None, *, body: bool = True):
+    """Bearer token, locale, JSON body, a database connection; errors as {"errors": {field: message}}.
+    ``body=False``: a POST that takes no body (whatever is sent is not read)."""
+    if handler is None:
+        return functools.partial(endpoint, body=body)
 
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
         # At most API_BODY_LIMIT (limits.py); parsed in the thread, once the token is known to be good.
-        raw = await request.body() if request.method in ("POST", "PATCH") else None
+        raw = await request.body() if body and request.method in WITH_BODY else None
         return await run_in_threadpool(_run, handler, request, raw)
 
     return wrapped
+
+
+WITH_BODY = ("POST", "PATCH", "PUT")
 
 
 def _json_or_none(raw: bytes):
@@ -68,9 +74,10 @@ def _run(handler, request: Request, raw: bytes | None) -> Response:
                                     status_code=401, headers={"WWW-Authenticate": "Bearer"})
             try:
                 body = None if raw is None else _json_or_none(raw)
-                if request.method in ("POST", "PATCH") and not isinstance(body, dict):
+                if raw is not None and not isinstance(body, dict):
                     raise ApiError(422, {"body": _("Expected a JSON object.")})
-                if field := bad_query_field(request.scope.get("query_string", b"")) or bad_field(body):
+                if field := (bad_query_field(request.scope.get("query_string", b""))
+                             or bad_field(request.path_params) or bad_field(body)):
                     raise ApiError(422, {field: _("Expected UTF-8 text without NUL characters.")})
                 return handler(request, user, body)
             except ApiError as exc:

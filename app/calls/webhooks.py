@@ -30,7 +30,7 @@ from ..i18n import _
 from ..messages import service as message_service
 from ..web import limits
 from ..web.inputs import row_id
-from .models import ANNOUNCED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
+from .models import ANNOUNCED, BLOCKED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
 
 log = logging.getLogger("dengon.webhooks")
 
@@ -174,6 +174,10 @@ def _publish(request: Request, data: dict) -> None:
 
 def _caller_twiml(call: Call, base: str) -> VoiceResponse | str:
     response = VoiceResponse()
+    if call.status == BLOCKED:
+        # The provider refuses the call (the caller hears it as not answered): no queue, no operator.
+        response.reject()
+        return response
     tenant = call.tenant
     if call.status in (VOICEMAIL, ANNOUNCED) and call.after_hours:
         language = SAY_LANGUAGE[tenant.language]

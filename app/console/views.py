@@ -12,20 +12,17 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
-from ..calls import provider
-from ..calls.models import Call, OperatorPresence
+from ..calls import provider, service as call_service
+from ..calls.models import BREAK_REASONS, Call, OperatorPresence
 from ..db import db, utcnow
 from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
-from ..i18n import N_, _
 from ..presence import service as presence_service
 from ..presence.models import Notice
 from ..tenants.models import Staff
 from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.templates import render, templates
 
-BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
-                 "training": N_("Training"), "other": N_("Other")}
 HEARTBEAT_SECONDS = 15
 
 
@@ -60,19 +57,12 @@ def presence(request: Request):
 @view(roles=STAFF_ROLES)
 def take(request: Request):
     call_id = row_or_404(Call, request).id
-    settings = request.app.state.settings
-    user = request.state.user
-    if not Call.take(call_id, user, audio=settings.provider_configured):
+    try:
+        call_service.take(request.app, call_id, request.state.user)
+    except call_service.NotWaiting:
         return render(request, "console/_take_failed.html", status_code=409)
-    request.app.state.events.publish("calls", {"event": "taken", "call": call_id})
-    if settings.provider_configured:
-        try:
-            provider.connect(settings, Call.get_by_id(call_id).sid, user)
-        except provider.ProviderError as exc:
-            # No audio, no call: give it back to the queue for someone else (or a retry).
-            Call.release(call_id, user)
-            request.app.state.events.publish("calls", {"event": "waiting", "call": call_id})
-            return render(request, "console/_take_failed.html", {"error": str(exc)}, status_code=502)
+    except provider.ProviderError as exc:
+        return render(request, "console/_take_failed.html", {"error": str(exc)}, status_code=502)
     # An in-page navigation: the browser's phone (Voice SDK) lives on and receives the call.
     location = json.dumps({"path": f"/console/calls/{call_id}", "target": "#main"})
     return Response(status_code=204, headers={"HX-Location": location})

@@ -28,6 +28,6 @@ ROLE_LABELS = {"admin": N_("Account manager"), "supervisor": N_("Supervisor"), "
 CALL_STATUS_LABELS = {
     "queued": N_("Waiting"), "answered": N_("Answered"), "completed": N_("Completed"),
     "abandoned": N_("Caller hung up while waiting"), "voicemail": N_("Voicemail after hours"),
-    "announced": N_("After-hours announcement"),
+    "announced": N_("After-hours announcement"), "blocked": N_("Blocked"),
 }
 PRESENCE_LABELS = {"in": N_("In"), "out": N_("Out"), "away": N_("Away"), "off": N_("Off today")}
