@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from app.calls.models import ANNOUNCED, VOICEMAIL, BlockedNumber, Call, OperatorPresence
+from app.presence.models import Notice
 from app.tenants.models import Staff
 
 from .test_api import bearer
@@ -104,16 +105,17 @@ def test_one_call_for_staff_carries_the_screen_pop(client, alice, operator, call
     firm = alice.tenant
     firm.instructions = "**至急**の用件は山田の携帯へ"
     firm.save()
-    Staff.create(tenant=firm, key="yamada", name="山田 太郎", name_kana="やまだ たろう", in_office=False,
+    Staff.create(tenant=firm, key="yamada", name="山田 太郎", name_kana="やまだ たろう", presence="out",
                  presence_note="15時戻り")
+    Notice.create(tenant=firm, text="12/29〜1/3は休業。急ぎは山田携帯へ")
     arrive("CA-again", 9)  # the same caller as CA-ended: its history holds that call and its message
     data = client.get("/api/v1/calls/CA-again", headers=bearer(operator)).json()
     screen = data["screen"]
     assert screen["name"] == firm.name and screen["answer_phrase"] == firm.answer_phrase
     assert "<strong>至急</strong>" in screen["instructions_html"]
-    assert screen["notices"] == []
+    assert [n["text"] for n in screen["notices"]] == ["12/29〜1/3は休業。急ぎは山田携帯へ"]
     assert screen["staff"] == [{"key": "yamada", "name": "山田 太郎", "name_kana": "やまだ たろう", "title": "",
-                                "presence": "out", "note": "15時戻り", "until": None}]
+                                "presence": "out", "note": "15時戻り", "until": None, "changed_at": None}]
     assert "CA-ended" in [c["sid"] for c in screen["history"]["calls"]]
     assert [m["id"] for m in screen["history"]["messages"]] == [calls_in_every_state.id]
 

@@ -34,11 +34,24 @@ def _blocked_number(tenant) -> str:
     return BlockedNumber.block(tenant, "090-1234-5678", f"{tenant.name}の迷惑電話")[0].number
 
 
+def _staff_key(tenant) -> str:
+    from app.tenants.models import Staff
+
+    return Staff.create(tenant=tenant, key="yamada", name=f"{tenant.name}の山田").key
+
+
+def _notice_id(tenant) -> str:
+    from app.presence.models import Notice
+
+    return str(Notice.create(tenant=tenant, text=f"{tenant.name}は本日休業").id)
+
+
 def _fill(path: str, tenant) -> str:
     """The route's path with every parameter naming a real object of ``tenant``: an outsider must be
     refused the object, not merely a URL that names nothing."""
-    values = {"slug": lambda: tenant.slug, "id": lambda: str(_archived_run(tenant).id), "kind": lambda: "pdf",
-              "number": lambda: _blocked_number(tenant)}
+    values = {"slug": lambda: tenant.slug, "kind": lambda: "pdf", "number": lambda: _blocked_number(tenant),
+              "key": lambda: _staff_key(tenant),
+              "id": lambda: _notice_id(tenant) if "/notices/" in path else str(_archived_run(tenant).id)}
     for name in re.findall(r"{(\w+)(?::\w+)?}", path):
         assert name in values, f"{path}: add a real object for {{{name}}} to this test"
         path = re.sub(r"{%s(?::\w+)?}" % name, values[name](), path)

@@ -3,7 +3,6 @@ log for programs, one call with the operator's screen, taking a call, an operato
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -17,7 +16,8 @@ from ..calls.models import (ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, BREAK_REASO
                             BlockedNumber, Call, InvalidBlock, OperatorPresence)
 from ..i18n import _
 from ..messages import service as message_service
-from ..tenants.models import Staff, Tenant
+from ..presence import service as presence_service
+from ..tenants.models import Tenant
 from ..web.templates import markdown
 from .v1 import DEFAULT_LIMIT, MAX_LIMIT, ApiError, _parse_time, _time, endpoint
 
@@ -128,10 +128,6 @@ def _one(call: Call, user: User) -> dict:
     return data
 
 
-def _presence_of(s: Staff) -> str | None:
-    return None if s.in_office is None else "in" if s.in_office else "out"
-
-
 def screen_json(call: Call) -> dict:
     """What the operator's screen pop shows for this call (console/views.py screen_pop)."""
     tenant = call.tenant if call.tenant_id else None
@@ -148,11 +144,7 @@ def screen_json(call: Call) -> dict:
     return {
         "name": tenant.name, "name_kana": tenant.name_kana, "answer_phrase": tenant.answer_phrase,
         "instructions_html": str(markdown(tenant.instructions)) if tenant.instructions else "",
-        # Notices and the staff's presence come from app/tenants (helper "presence": Tenant.notices_in_force, the staff board).
-        "notices": [],
-        "staff": [{"key": s.key, "name": s.name, "name_kana": s.name_kana, "title": s.title,
-                   "presence": _presence_of(s), "note": s.presence_note, "until": None}
-                  for s in tenant.staff.order_by(Staff.position)],
+        **presence_service.screen(tenant),  # the notices in force and the in/out board, as the screen pop shows them
         "history": history,
     }
 

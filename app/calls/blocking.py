@@ -1,19 +1,12 @@
-"""Blocking a caller for a firm, and the signed "block this number" link of the report e-mail, which
-works without logging in: whoever holds the mail may block the caller it names for that firm, and
+"""The signed "block this number" link of the report e-mail (blocking itself: ``BlockedNumber.block``),
+which works without logging in: whoever holds the mail may block the caller it names for that firm, and
 nothing else."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import peewee as pw
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-
-from ..accounts.models import User
-from ..audit import AuditEntry
-from ..db import db
-from ..tenants.models import Tenant
-from .models import BlockedNumber
 
 SALT = "dengon.block"
 # As long as a report e-mail is likely to be acted on; a forwarded old mail cannot block for ever.
@@ -55,23 +48,3 @@ def read_link(secret: str, token: str, now: dt.datetime | None = None) -> tuple[
         raise BadLink(False)
     return payload[0], payload[1]
 
-
-def block(tenant: Tenant, number: str, note: str = "", by: User | None = None, *,
-          via: str = "") -> tuple[BlockedNumber, bool]:
-    """Block ``number`` (E.164) for the firm: its next call is rejected. Blocking twice changes
-    nothing. Returns the row and whether it is new; a new block is written to the audit log."""
-    with db.atomic():
-        row = BlockedNumber.get_or_none((BlockedNumber.tenant == tenant) & (BlockedNumber.number == number))
-        if row is not None:
-            return row, False
-        try:
-            with db.atomic():  # a racing second click meets the unique index: the first one's row stands
-                row = BlockedNumber.create(tenant=tenant, number=number, note=note[:200], created_by=by)
-        except pw.IntegrityError:
-            row = BlockedNumber.get_or_none((BlockedNumber.tenant == tenant) & (BlockedNumber.number == number))
-            if row is None:
-                raise
-            return row, False
-        AuditEntry.create(action="number.block", actor=by, actor_label=by.email if by else (via or "cli"),
-                          tenant=tenant, target=number, changes={"note": [None, row.note]} if row.note else None)
-    return row, True

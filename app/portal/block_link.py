@@ -29,7 +29,7 @@ def block_number(request: Request):
         done = BlockedNumber.blocks(tenant.id, number)
         if request.method == "POST" and not done:
             user = request.state.user
-            blocking.block(tenant, number, i18n.gettext("Blocked from the report e-mail"),
+            BlockedNumber.block(tenant, number, i18n.gettext("Blocked from the report e-mail"),
                            by=user if user and user.can_see(tenant) else None, via="report e-mail link")
             done = True
         return render(request, "portal/block.html", {"firm": tenant, "number": number, "done": done,
