@@ -146,3 +146,11 @@ def test_search_composes_with_the_lists_own_filters_and_paging(people, firm_a):
     query = (Message.select().where(Message.tenant == firm_a).order_by(Message.taken_at.desc(), Message.id.desc()))
     (first,) = search.narrow(query.limit(1), "田")
     assert first.id == people["yamada"].id  # the newer of the two
+
+
+def test_the_api_lists_query_for_a_client_narrowed_finds_only_the_clients_firm(people, firm_a, firm_b, alice, operator):
+    from app.api import v1 as api
+
+    theirs = save(firm_b, caller_name="田中 一郎")
+    assert {m.id for m in search.narrow(api._visible(alice), "田中")} == {people["tanaka"].id}
+    assert {m.id for m in search.narrow(api._visible(operator), "田中")} == {people["tanaka"].id, theirs.id}
