@@ -9,8 +9,10 @@ def up(migrator, db):
                        "REFERENCES message (id) ON DELETE CASCADE, doc tsvector NOT NULL)")
         db.execute_sql("CREATE INDEX message_search_doc ON message_search USING gin (doc)")
     else:
-        # ascii: every non-ASCII character is part of a token, so each gram stays whole.
-        db.execute_sql("CREATE VIRTUAL TABLE message_search USING fts5(doc, tokenize = 'ascii', columnsize = 0)")
+        # ascii: every non-ASCII character is part of a token, so each gram stays whole (with the
+        # _ before its firm's id).
+        db.execute_sql("CREATE VIRTUAL TABLE message_search USING fts5(doc, tokenize = \"ascii tokenchars '_'\", "
+                       "columnsize = 0)")
         db.execute_sql("CREATE TRIGGER message_search_gone AFTER DELETE ON message "
                        "BEGIN DELETE FROM message_search WHERE rowid = old.id; END")
     # The app's own normalisation: the index must be built exactly as queries will read it.

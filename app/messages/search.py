@@ -9,7 +9,8 @@ nothing and a trigram index nothing short. Each message is indexed as its n-gram
 - every pair of neighbouring characters at its position (a two-character query looks it up; a
   longer one is the phrase of its pairs at consecutive positions: exactly the substring, no
   false match to weed out);
-- a token naming the firm, so a client's query reads only the firm's own matches.
+- each gram suffixed with the firm's id (「田中_12」), so a client's query reads only its firm's
+  entries, newest pages or not, however common the gram is across firms.
 
 On SQLite that row is an FTS5 document (tokens separated by spaces, the ``ascii`` tokenizer keeps
 each gram whole); on PostgreSQL a ``tsvector`` built from the same tokens (no parser, no stemming)
@@ -109,8 +110,10 @@ def searchable(fields: dict, numbers: tuple[str, ...] = ()) -> list[str]:
     return out
 
 
-def _tenant_token(tenant_id: int) -> str:
-    return f"tenant{tenant_id}"
+def _token(gram: str, tenant_id: int | None) -> str:
+    """A gram as indexed: with its firm, so a client's query reads only its own firm's entries
+    (``_`` never occurs in a gram: ASCII punctuation is folded to full width)."""
+    return f"{gram}_{tenant_id}" if tenant_id is not None else f"{gram}_"
 
 
 def _grams(segments: list[str]) -> tuple[list[tuple[str, int]], set[str]]:
@@ -137,16 +140,16 @@ def document(tenant_id: int, segments: list[str]) -> str:
         positions: dict[str, list[int]] = {}
         for gram, at in pairs:
             positions.setdefault(gram, []).append(at)
-        lexemes = [f"{_quote(g)}:{','.join(map(str, at[:256]))}" for g, at in positions.items()]
-        lexemes += [_quote(ch) for ch in singles] + [_quote(_tenant_token(tenant_id))]
+        lexemes = [f"{_quote(_token(g, tenant_id))}:{','.join(map(str, at[:256]))}" for g, at in positions.items()]
+        lexemes += [_quote(_token(ch, tenant_id)) for ch in singles]
         return " ".join(lexemes)
     tokens, last = [], 0
     for gram, at in pairs:
         if at != last + 1 and last:
             tokens.append(_GAP)
-        tokens.append(gram)
+        tokens.append(_token(gram, tenant_id))
         last = at
-    return " ".join([*tokens, _GAP, *sorted(singles), _tenant_token(tenant_id)])
+    return " ".join([*tokens, _GAP, *(_token(ch, tenant_id) for ch in sorted(singles))])
 
 
 def _quote(lexeme: str) -> str:
@@ -190,19 +193,23 @@ def reindex(batch: int = 5_000) -> int:
 
 
 def _condition(terms: list[str], tenant_id: int | None):
-    """The ids of the messages holding every term (a substring each), as a subquery."""
-    if is_postgres():
-        clauses = [_quote(_tenant_token(tenant_id))] if tenant_id is not None else []
-        for term in terms:
-            grams = [term] if len(term) == 1 else [term[i:i + 2] for i in range(len(term) - 1)]
-            clauses.append("(" + " <-> ".join(map(_quote, grams)) + ")")
-        query = pw.Cast(" & ".join(clauses), "tsquery")
-        return Message.id.in_(_TABLE.select(pw.SQL("message_id")).where(pw.Expression(pw.SQL("doc"), "@@", query)))
-    clauses = [f'"{_tenant_token(tenant_id)}"'] if tenant_id is not None else []
+    """The ids of the messages holding every term (a substring each), as a subquery. Without a
+    firm (staff), each gram is looked up for every firm: a prefix query, slower but complete."""
+    postgres = is_postgres()
+    clauses = []
     for term in terms:
         grams = [term] if len(term) == 1 else [term[i:i + 2] for i in range(len(term) - 1)]
-        clauses.append('"' + " ".join(grams) + '"')  # a phrase: the pairs at consecutive positions
-    match = pw.Expression(pw.SQL("message_search"), "MATCH", " AND ".join(clauses))
+        if postgres:
+            tokens = [_quote(_token(g, tenant_id)) + ("" if tenant_id is not None else ":*") for g in grams]
+            clauses.append("(" + " <-> ".join(tokens) + ")")
+        elif tenant_id is not None:  # a phrase: the pairs at consecutive positions
+            clauses.append('"' + " ".join(_token(g, tenant_id) for g in grams) + '"')
+        else:
+            clauses.append(" + ".join(f'"{_token(g, None)}" *' for g in grams))
+    if postgres:
+        query = pw.Cast(" & ".join(clauses), "tsquery")
+        return Message.id.in_(_TABLE.select(pw.SQL("message_id")).where(pw.Expression(pw.SQL("doc"), "@@", query)))
+    match = pw.Expression(pw.SQL("message_search"), "MATCH", " AND ".join(f"({c})" for c in clauses))
     return Message.id.in_(_TABLE.select(pw.SQL("rowid")).where(match))
 
 
