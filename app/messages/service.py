@@ -10,7 +10,7 @@ from ..audit import AuditEntry
 from ..calls.models import Call
 from ..db import db, utcnow
 from ..tenants.models import Tenant
-from . import forms
+from . import forms, search
 from .models import OPERATOR, VOICEMAIL, Draft, Message, MessageVersion
 
 
@@ -40,6 +40,7 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
             readback=readback, taken_at=now, taken_by=user, source=source, after_call_seconds=after_call)
         MessageVersion.create(message=message, number=1, edited_by=user, edited_by_name=_mark(user, now)["by_name"],
                               edited_at=now, state=message.state())
+        search.index(message, (call.from_number,) if call is not None and call.from_number else ())
         if call is not None and user is not None:
             Draft.delete().where((Draft.user == user) & (Draft.call == call)).execute()
     return message
@@ -75,6 +76,7 @@ def correct(message: Message, clean: forms.Clean, user: User, note: str = "") ->
                    .where((Message.id == message.id) & (Message.version == message.version)).execute())
         if not updated:
             raise Conflict()
+        search.index(message, fields=clean.fields)
         MessageVersion.create(message=message, number=number, edited_by=user, edited_by_name=user.name or user.email,
                               edited_at=now, changes=changes, state=after, note=note)
         AuditEntry.record("message.correct", actor=user, tenant=message.tenant, target=str(message.id),
