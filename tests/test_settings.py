@@ -12,7 +12,8 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 
 
 def test_every_setting_is_documented_in_the_readme():
-    documented = set(re.findall(r"^\| `([A-Z_]+)`", README, re.M))
+    table = README[README.index("## Settings"):README.index("\n## ", README.index("## Settings") + 1)]
+    documented = set(re.findall(r"^\| `([A-Z_]+)`", table, re.M))
     assert documented == {s.name for s in SETTINGS}
 
 
