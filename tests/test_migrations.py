@@ -46,3 +46,30 @@ def test_voicemails_recorded_before_messages_existed_become_messages_of_their_fi
         assert (message.recording_url, message.recording_seconds) == ("https://api.twilio.com/rec/RE1", 42)
         assert message.call.sid == "CA-old" and message.versions.count() == 1
     db.db.close_all()
+
+
+def test_messages_handled_before_acknowledgements_existed_count_as_acknowledged_by_who_handled_them(tmp_path):
+    import datetime as dt
+
+    from playhouse.migrations import Runner
+
+    from app.accounts.models import User
+    from app.messages.models import Message
+    from app.tenants.models import Tenant
+
+    db.bind(f"sqlite:///{tmp_path / 'old.db'}")
+    with db.db.connection_context():
+        Runner(db.db.obj, directory=str(db.MIGRATIONS_DIR)).up(target="0012_call_log_index")
+        firm = Tenant.create(slug="law", name="山田法律事務所", answer_phrase="お電話ありがとうございます。")
+        alice = User.insert(email="alice@law.example.jp", role="client", tenant=firm, password_hash="x").execute()
+        at = dt.datetime(2026, 11, 20, 1, 2, 3, tzinfo=dt.timezone.utc)
+        # Only the columns there were before: the models of today have the new ones.
+        columns = dict(tenant=firm.id, call_type="message", category="message", taken_at=at)
+        handled = Message.insert(**columns, handled=True, handled_at=at, handled_by=alice).execute()
+        open_one = Message.insert(**columns).execute()
+    db.migrate()
+    with db.db.connection_context():
+        assert Message.get_by_id(handled).acknowledged_at == at
+        assert Message.get_by_id(handled).acknowledged_by_id == alice
+        assert not Message.get_by_id(open_one).acknowledged
+    db.db.close_all()

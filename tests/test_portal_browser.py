@@ -3,6 +3,7 @@ inbox within a second, bulk handled, and every page fits a 375 px phone (screens
 
 import json
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -47,7 +48,11 @@ def save_by_api(server, token, **changes) -> int:
     body = json.dumps({**ESTIMATE, **changes}).encode()
     request = urllib.request.Request(server.url + "/api/v1/messages", data=body, method="POST", headers={
         "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    try:
+        response = urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as refused:
+        raise AssertionError(refused.read().decode()) from None
+    with response:
         assert response.status == 201
         return json.loads(response.read())["id"]
 
@@ -91,6 +96,40 @@ def test_ticking_two_messages_and_one_button_marks_both_handled(portal, server, 
     assert handled == {ids[0]: (True, "まとめて折り返し済み"), ids[1]: (True, "まとめて折り返し済み"), ids[2]: (False, "")}
 
 
+def search(driver, text: str) -> None:
+    """Type into the inbox's search box and submit it, as a person would."""
+    box = driver.find_element(By.CSS_SELECTOR, "form[role=search] input[name=q]")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element(By.CSS_SELECTOR, "form[role=search] button[type=submit]").click()
+    wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, "form[role=search] input[name=q]")
+                       .get_attribute("value") == text and "q=" in d.current_url)
+
+
+def test_searching_a_name_then_four_digits_of_a_number_finds_exactly_the_messages_that_have_them(
+        portal, server, operator_token):
+    def saved(name, number, tenant=FIRM, **extra):
+        fields = {**ESTIMATE["fields"], "caller_name": name, "callback_number": number, **extra}
+        return save_by_api(server, operator_token, tenant=tenant, fields=fields)
+
+    ichiro = saved("田中 一郎", "090-2222-3333")
+    hanako = saved("田中 花子", "090-4444-5555")
+    yamada = saved("山田 次郎", "090-6666-3333")  # 田 but not 田中; the same last four digits as 一郎
+    saved("佐藤 三郎", "03-1234-5678", caller_company="田園商事")  # 田 once more, another number
+    # Another firm's 田中 with the same number: never in this firm's results.
+    save_by_api(server, operator_token, tenant="sakura-clinic", call_type="reservation",
+                readback=["caller_name", "callback_number", "current_date", "change_type"],
+                fields={"caller_name": "田中 一郎", "caller_name_kana": "タナカ イチロウ",
+                        "callback_number": "090-2222-3333", "current_date": "2026-12-01", "change_type": "キャンセル"})
+    portal.get(server.url + "/portal")
+    assert len(row_ids(portal)) == 4
+    search(portal, "田中")
+    assert row_ids(portal) == [f"message-{hanako}", f"message-{ichiro}"]
+    assert all("田中" in portal.find_element(By.ID, i).text for i in row_ids(portal))
+    search(portal, "3333")
+    assert row_ids(portal) == [f"message-{yamada}", f"message-{ichiro}"]
+
+
 def fits(driver, path: str, shots, name: str) -> None:
     driver.get(path)
     width = driver.execute_script("return document.documentElement.scrollWidth")
@@ -126,3 +165,15 @@ def test_the_inbox_and_a_message_page_fit_a_375_px_phone(portal, server, operato
     assert "至急" in row.text and "田中 一郎" in row.text and "外構工事" in row.text
     portal.get(server.url + f"/portal/messages/{ids[0]}")
     assert small_targets(portal) == []
+
+
+def test_tapping_acknowledge_on_an_urgent_message_says_who_acknowledged_it(portal, server, operator_token, tmp_path):
+    message_id = save_by_api(server, operator_token, urgent=True)
+    portal.set_window_size(375, 900)
+    portal.get(server.url + f"/portal/messages/{message_id}")
+    portal.find_element(By.CSS_SELECTOR, "form.acknowledge button").click()
+    done = wait(portal).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".acknowledged"))[0]
+    assert "さんが確認しました" in done.text and not portal.find_elements(By.CSS_SELECTOR, "form.acknowledge")
+    assert portal.find_element(By.CSS_SELECTOR, "a.number").get_attribute("href") == "tel:+819022223333"
+    portal.save_screenshot(str(tmp_path / "message-acknowledged-375.png"))
+    assert Message.get_by_id(message_id).acknowledged

@@ -198,7 +198,7 @@ def test_the_message_page_shows_fields_the_call_the_recording_history_and_every_
     assert "田中 一郎" in page and "東和商事" in page and "090-1111-2222" in page and "山田 太郎" in page
     assert "復唱済" in page  # the read-back mark of the caller's name
     assert '<audio controls preload="none" src="https://api.twilio.com/rec/RE1.mp3">' in page
-    log = page[page.index("配信記録"):page.index("履歴", page.index("配信記録"))]
+    log = page[page.index("<h2>配信記録"):page.index("<h2>履歴")]  # (the nav has 通話履歴)
     assert "office@firm-a.example.jp" in log and "11/20 18:00" in log  # the report
     assert "090-1234-5678" in log and "SMS" in log  # the urgent SMS
     assert 'action="/portal/blocked"' in page and 'name="number" value="+819011112222"' in page
@@ -216,7 +216,8 @@ def test_another_firms_client_gets_404_on_each_portal_route_of_a_message(client,
     assert client.get(f"/portal/messages/{message.id}").status_code == 404
     token = csrf_token(client, "/portal")
     assert client.post(f"/portal/messages/{message.id}/handled", data={"csrf_token": token}).status_code == 404
-    assert not Message.get_by_id(message.id).handled
+    assert client.post(f"/portal/messages/{message.id}/ack", data={"csrf_token": token}).status_code == 404
+    assert not Message.get_by_id(message.id).handled and not Message.get_by_id(message.id).acknowledged
     assert rows(client.get("/portal", params={"q": "田中"}).text) == []
     assert "田中" not in client.get("/portal/messages.csv").content.decode("utf-8-sig")
 

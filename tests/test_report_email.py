@@ -125,6 +125,39 @@ def test_a_notification_links_to_its_message(day, settings):
     assert "http://testserver/portal\n" not in mail.text and 'href="http://testserver/portal"' not in mail.html
 
 
+def test_each_message_link_opens_that_message_for_the_firms_user_after_log_in_and_for_no_other_firm(
+        client, report, day, law, charlie):
+    from urllib.parse import urlsplit
+
+    from app.accounts import service as accounts
+
+    from .conftest import PASSWORD, csrf_token, log_in
+
+    office = accounts.add_user("office@law.example.jp", "client", password=PASSWORD, tenant_slug="law")
+    links = [urlsplit(h).path for h in hrefs(report.html) if "/portal/messages/" in h]
+    shows = {f"/portal/messages/{day['urgent'].id}": "本日中にご連絡ください",
+             f"/portal/messages/{day['normal'].id}": "見積もりの件",
+             f"/portal/messages/{day['prank'].id}": "090-5555-6666"}
+    assert sorted(links) == sorted(shows)
+    for path in links:
+        # Not signed in: log in, and land on the message itself.
+        client.cookies.clear()
+        sent = client.get(path, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"] == f"/login?next={path}"
+        form = client.get(sent.headers["location"]).text
+        action = unescape(re.search(r'<form method="post" action="(/login[^"]*)"', form).group(1))
+        landed = client.post(action, data={"email": office.email, "password": PASSWORD,
+                                           "csrf_token": csrf_token(client, sent.headers["location"])})
+        assert landed.status_code == 200 and urlsplit(str(landed.url)).path == path
+        assert shows[path] in landed.text
+        # Signed in already: straight to it.
+        opened = client.get(path)
+        assert opened.status_code == 200 and shows[path] in opened.text
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/portal")})
+    log_in(client, charlie)
+    assert [client.get(path).status_code for path in links] == [404, 404, 404]
+
+
 @pytest.mark.browser
 def test_the_report_email_reads_on_a_phone_and_a_desktop_without_sideways_scrolling(report, day, tmp_path):
     from selenium.webdriver.common.by import By

@@ -292,7 +292,7 @@ def document(server: str) -> dict:
     message = {
         "type": "object",
         "required": ["id", "tenant", "call_type", "category", "urgent", "fields", "readback", "taken_at",
-                     "taken_by", "handled", "call_sid"],
+                     "taken_by", "handled", "acknowledged_at", "acknowledged_by", "call_sid"],
         "properties": {
             "id": {"type": "integer"},
             "tenant": {"type": "string", "description": "The firm's slug."},
@@ -307,6 +307,10 @@ def document(server: str) -> dict:
             "taken_by": {"type": ["string", "null"]},
             "handled": {"type": "boolean"}, "handled_at": {**time, "type": ["string", "null"]},
             "handled_note": {"type": "string"},
+            "acknowledged_at": {**time, "type": ["string", "null"],
+                                "description": "When the firm first acknowledged it (or marked it handled); "
+                                               "null: not yet."},
+            "acknowledged_by": {"type": ["string", "null"], "description": "Who acknowledged it first."},
             "call_sid": {"type": ["string", "null"]},
             "source": {"type": "string", "enum": ["operator", "api", "voicemail"]},
             "version": {"type": "integer", "description": "1, plus one per correction."},
@@ -429,6 +433,18 @@ def document(server: str) -> dict:
                     "responses": {**_one("The message."), **NOT_FOUND, **TOO_LARGE,
                                   "422": _errors("Not a JSON object, handled not a boolean, or the note too long "
                                                  "or holding a NUL character; each is named.")},
+                },
+            },
+            "/api/v1/messages/{id}/ack": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "post": {
+                    "summary": "Acknowledge a message (an urgent one's escalation stops)",
+                    "description": "The firm (a client token of its firm) or staff say the message has been seen: "
+                                   "acknowledged_at and acknowledged_by are set. Idempotent: acknowledging again, "
+                                   "or marking it handled (which also acknowledges), keeps the first "
+                                   "acknowledgement. No body.",
+                    "responses": {**_one("The message, acknowledged."), **NOT_FOUND, **TOO_LARGE,
+                                  "422": _errors(f"The address: {BAD_TEXT}.")},
                 },
             },
             **_firm_paths(time),

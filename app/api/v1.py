@@ -111,6 +111,8 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
         "readback": list(message.readback), "taken_at": _time(message.taken_at, zone),
         "taken_by": names.get(message.taken_by_id), "handled": message.handled,
         "handled_at": _time(message.handled_at, zone), "handled_note": message.handled_note,
+        "acknowledged_at": _time(message.acknowledged_at, zone),
+        "acknowledged_by": names.get(message.acknowledged_by_id),
         "call_sid": message.call.sid if message.call_id else None, "source": message.source,
         "version": message.version,
     }
@@ -128,7 +130,7 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
 
 
 def _names(messages: list[Message]) -> dict[int, str]:
-    ids = {m.taken_by_id for m in messages if m.taken_by_id}
+    ids = {i for m in messages for i in (m.taken_by_id, m.acknowledged_by_id) if i}
     if not ids:
         return {}
     return {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))}
@@ -312,6 +314,15 @@ def update_message(request: Request, user: User, body: dict) -> Response:
     if errors:
         raise ApiError(422, errors)
     service.set_handled(message, body["handled"], user, note)
+    message = _message(user, message.id)
+    return JSONResponse(message_json(message, _names([message]), detail=True))
+
+
+@endpoint(body=False)
+def acknowledge_message(request: Request, user: User, body) -> Response:
+    """The firm has seen the message: an urgent one's escalation stops. Again: the first stays."""
+    message = _message(user, request.path_params["id"])
+    message.acknowledge(user)
     message = _message(user, message.id)
     return JSONResponse(message_json(message, _names([message]), detail=True))
 

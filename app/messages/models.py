@@ -35,11 +35,34 @@ class Message(BaseModel):
     handled_at = UTCDateTimeField(null=True)
     handled_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="handled_messages")
     handled_note = pw.TextField(default="")
+    # The firm said it has seen the message (acknowledged, or marked handled): an urgent message's
+    # escalation stops at the first acknowledgement, which is the one kept.
+    acknowledged_at = UTCDateTimeField(null=True)
+    acknowledged_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL", backref="acknowledged_messages")
     version = pw.IntegerField(default=1)
 
     class Meta:
         # Newest first, page by page (keyset on taken_at, id): for one firm, and across firms for staff.
         indexes = ((("tenant", "taken_at", "id"), False), (("taken_at", "id"), False))
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
+
+    def acknowledge(self, user: User | None) -> bool:
+        """The firm has seen it: who and when, kept from the first acknowledgement on (a second, or
+        two at once, change nothing). Returns whether this one was the first; either way this object
+        then holds the acknowledgement kept."""
+        first = self.acknowledge_all(Message.id == self.id, user) > 0
+        kept = Message.select(Message.acknowledged_at, Message.acknowledged_by).where(Message.id == self.id).get()
+        self.acknowledged_at, self.acknowledged_by_id = kept.acknowledged_at, kept.acknowledged_by_id
+        return first
+
+    @classmethod
+    def acknowledge_all(cls, where, user: User | None) -> int:
+        """Acknowledge the messages ``where`` selects that nobody has acknowledged yet, in one UPDATE."""
+        return cls.update(acknowledged_at=utcnow(), acknowledged_by=user).where(
+            where & cls.acknowledged_at.is_null()).execute()
 
     def state(self) -> dict:
         """What a correction can change, as a version records it."""

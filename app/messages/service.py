@@ -113,15 +113,23 @@ def _handled(handled: bool, user: User, note: str | None) -> dict:
 
 
 def set_handled(message: Message, handled: bool, user: User, note: str | None = None) -> None:
-    Message.update(**_handled(handled, user, note)).where(Message.id == message.id).execute()
+    """Marking it handled is also acknowledging it (the first acknowledgement stays; unmarking keeps it)."""
+    with db.atomic():
+        Message.update(**_handled(handled, user, note)).where(Message.id == message.id).execute()
+        if handled:
+            Message.acknowledge_all(Message.id == message.id, user)
 
 
 def set_handled_many(tenant: Tenant, ids: list[int], handled: bool, user: User, note: str | None = None) -> int:
     """Several of one firm's messages at once, in one UPDATE: ids of other firms' messages match nothing."""
     if not ids:
         return 0
-    return Message.update(**_handled(handled, user, note)).where(
-        (Message.tenant == tenant) & Message.id.in_(ids)).execute()
+    these = (Message.tenant == tenant) & Message.id.in_(ids)
+    with db.atomic():
+        count = Message.update(**_handled(handled, user, note)).where(these).execute()
+        if handled:
+            Message.acknowledge_all(these, user)
+    return count
 
 
 def from_voicemail(call: Call) -> Message | None:

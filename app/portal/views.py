@@ -145,6 +145,14 @@ def handled(request: Request):
 
 
 @view(roles=CLIENTS)
+def acknowledge(request: Request):
+    """The firm has seen an urgent message: its escalation stops. The first acknowledgement is kept."""
+    message = _message(request)
+    message.acknowledge(request.state.user)
+    return _back(request, f"/portal/messages/{message.id}")
+
+
+@view(roles=CLIENTS)
 def bulk_handled(request: Request):
     """The ticked messages handled (or not) at once; only this firm's can be touched."""
     form = request.state.form
