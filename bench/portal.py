@@ -34,7 +34,7 @@ import peewee as pw  # noqa: E402
 
 from app import db  # noqa: E402
 from app.api import v1 as api  # noqa: E402
-from app.messages import search  # noqa: E402
+from app.messages import inbox, search  # noqa: E402
 from app.messages.models import Message  # noqa: E402
 
 P95_TARGET_MS = 50.0
@@ -58,7 +58,7 @@ def page_query(user, cursor: str | None = None, text: str = ""):
     """The page ``list_messages`` reads for ``user``, narrowed by the search box's ``text``."""
     query = api._visible(user)
     if cursor:
-        at, last_id = api._parse_cursor(cursor)
+        at, last_id = inbox.parse_cursor(cursor)
         query = query.where(pw.Tuple(Message.taken_at, Message.id) < pw.Tuple(Message.taken_at.to_value(at), last_id))
     if text:
         query = search.narrow(query, text)
@@ -71,7 +71,7 @@ def cases(people, firm_id: int) -> list[Case]:
                     .order_by(Message.taken_at.desc(), Message.id.desc()))
     total = newest_first.count()
     before = min(round(DEEP * total), total - PAGE)
-    deep_cursor = api._cursor(newest_first.offset(before - 1).first())
+    deep_cursor = inbox.cursor_of(newest_first.offset(before - 1).first())
     # A 4-digit piece of a number the firm's callers left: the middle of the newest message's.
     number = next(m.fields["callback_number"] for m in Message.select(Message.fields).where(Message.tenant == firm_id)
                   .order_by(Message.taken_at.desc()).limit(200) if m.fields.get("callback_number"))
