@@ -1,18 +1,31 @@
 #!/usr/bin/env python
 """The firm's inbox and its search at scale: a client of the busiest firm listing its messages (the
 first page and a deep one) and searching them for Japanese terms of one, two and three characters
-and for a 4-digit piece of a phone number, with a year of messages.
+and for a 4-digit piece of a phone number, with a year of messages; then a message saved by the
+service reaching that client's open inbox.
 
     .venv/bin/python bench/portal.py                      # a fresh SQLite file in a temp folder
     .venv/bin/python bench/portal.py --database-url postgresql://postgres@127.0.0.1:5432/test
-    .venv/bin/python bench/portal.py --messages 100000    # a quicker run
+    .venv/bin/python bench/portal.py --busiest-only       # 10 firms, 170,000 messages: the same busiest firm
+    .venv/bin/python bench/portal.py --stream-saves 0     # the queries only
 
 The messages are loaded as bench/messages.py loads them (same firms, people, names, companies,
 bodies and numbers), then indexed by ``messages.search.reindex`` as migration 0009 does. Each case
 runs the list's own query as the API builds it for the client (``_visible``, the keyset cursor,
 ``LIMIT 51``), narrowed by ``search.narrow`` when it searches, and builds the page's models: the
 database's share of the request and the app's own query code. The *bare* baseline is the inbox's
-first page query run through the driver (no search, no models), timed in the same run.
+first page query run through the driver (no search, no models), timed in the same run. On SQLite
+each search is also run with the plan search.py used before it chose by the term's frequency
+(``search.COMMON = None``: every match fetched and sorted).
+
+The stream: real ``dengon serve`` processes on the same database. The client user of the busiest
+firm logs in (httpx2) and keeps ``/portal/events`` open (the inbox with no filter); an operator's
+token saves messages for that firm one at a time (``POST /api/v1/messages``, at most
+--stream-rate a second), and each is timed from the moment its request is sent until its row
+(``id="message-N"``) arrives on the stream. Before the stream opens, as many saves are timed
+alone: the baseline, the save's own round trip. Modes: one process with in-process events
+(SQLite), two processes with LISTEN/NOTIFY (PostgreSQL), two with Redis pub/sub (either; skipped
+when Redis does not answer): saves go to B, the stream is read from A.
 """
 
 from __future__ import annotations
