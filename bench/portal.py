@@ -106,8 +106,8 @@ def cases(people, firm_id: int) -> list[Case]:
     if not db.is_postgres():
         # The plan search.py used before it chose by the term's frequency, in the same run.
         for case in [k for k in out if k.name.startswith(("search", "staff"))]:
-            out.append(Case(f"before, every match fetched and sorted: {case.name.split(': ', 1)[-1]}"
-                            + (" (staff)" if case.name.startswith("staff") else ""), match_first(case.run), target=False))
+            name = case.name.split(": ", 1)[-1] + (" (staff)" if case.name.startswith("staff") else "")
+            out.append(Case(f"before, every match fetched and sorted: {name}", match_first(case.run), target=False))
     for case in out:
         if case.name.startswith("search"):
             term = case.name.split("「")[1].rstrip("」")
@@ -192,7 +192,8 @@ def save_requests(port: int, token: str, count: int, rng: random.Random) -> list
         fields = loaded.caller(rng)
         fields["callback_number"] = phones.display(fields["callback_number"], c.REGION)
         body = {"tenant": c.firm_raw(0)["slug"], "fields": fields, "readback": loaded.READBACK}
-        out.append(c.http_request(port, "POST", "/api/v1/messages", headers, json.dumps(body, ensure_ascii=False).encode()))
+        data = json.dumps(body, ensure_ascii=False).encode()
+        out.append(c.http_request(port, "POST", "/api/v1/messages", headers, data))
     return out
 
 
@@ -369,8 +370,8 @@ def main() -> int:
     if c.urlsplit(args.redis_url).hostname not in ("127.0.0.1", "localhost", "::1"):
         p.error("--redis-url: the bench only talks to 127.0.0.1")
     postgres = (args.database_url or "").startswith("postgres")
-    stream_modes = [m.strip() for m in (args.stream_modes or ("notify,redis" if postgres else "inproc,redis")).split(",")
-                    if m.strip()] if args.stream_saves else []
+    modes = args.stream_modes or ("notify,redis" if postgres else "inproc,redis")
+    stream_modes = [m.strip() for m in modes.split(",") if m.strip()] if args.stream_saves else []
     for mode in stream_modes:
         if mode not in STREAM_MODES or mode != "redis" and (mode == "notify") != postgres:
             p.error(f"--stream-modes: {mode} does not run on {'PostgreSQL' if postgres else 'SQLite'}")

@@ -13,7 +13,8 @@ from .conftest import POSTGRES
 
 # SQLite looks a common term up newest message first, a rare one match first: every test here
 # runs with each plan, which must find the same messages.
-@pytest.fixture(autouse=True, params=[None] if POSTGRES else [None, 1], ids=lambda v: "match first" if v is None else "newest first")
+@pytest.fixture(autouse=True, params=[None] if POSTGRES else [None, 1],
+                ids=lambda v: "match first" if v is None else "newest first")
 def plan(request, monkeypatch):
     monkeypatch.setattr(search, "COMMON", request.param)
 
