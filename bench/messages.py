@@ -44,7 +44,7 @@ from app import db, phones  # noqa: E402
 from app.accounts import service as accounts  # noqa: E402
 from app.accounts.models import User  # noqa: E402
 from app.api import v1 as api  # noqa: E402
-from app.messages import forms, service  # noqa: E402
+from app.messages import forms, inbox, service  # noqa: E402
 from app.messages.forms import NOISE_CATEGORIES  # noqa: E402
 from app.messages.models import API, OPERATOR, Message, MessageVersion  # noqa: E402
 from app.tenants.models import Tenant  # noqa: E402
@@ -207,7 +207,7 @@ class Page:
         """The query ``list_messages`` runs for this page: the database's share of the request."""
         query = api._visible(self.user)
         if self.cursor:
-            at, last_id = api._parse_cursor(self.cursor)
+            at, last_id = inbox.parse_cursor(self.cursor)
             query = query.where(pw.Tuple(Message.taken_at, Message.id)
                                 < pw.Tuple(Message.taken_at.to_value(at), last_id))
         return query.order_by(Message.taken_at.desc(), Message.id.desc()).limit(PAGE + 1)
@@ -215,7 +215,7 @@ class Page:
 
 def find_pages(people: People) -> tuple[list[Page], dict[str, int]]:
     """The pages to list, each reader's cursor taken from the message just before its page (found
-    with OFFSET before the timing starts, then encoded by the API's own ``_cursor``); and how many
+    with OFFSET before the timing starts, then encoded by ``inbox.cursor_of`` as the API does); and how many
     messages each reader sees."""
     pages, visible = [], {}
     for reader, user, token in (("staff", people.operators[0], people.staff_token),
@@ -228,7 +228,7 @@ def find_pages(people: People) -> tuple[list[Page], dict[str, int]]:
             raise SystemExit(f"the {reader} sees {total} messages, too few to page through: raise --messages")
         for depth in DEPTHS:
             before = min(round(depth * total), total - PAGE)  # a full page must follow
-            cursor = api._cursor(newest_first.offset(before - 1).first()) if before else None
+            cursor = inbox.cursor_of(newest_first.offset(before - 1).first()) if before else None
             pages.append(Page(reader, user, token, depth, before, cursor))
     return pages, visible
 

@@ -8,6 +8,16 @@ from app.messages import forms, search, service
 from app.messages.models import Message
 from app.tenants.models import Tenant
 
+from .conftest import POSTGRES
+
+
+# SQLite looks a common term up newest message first, a rare one match first: every test here
+# runs with each plan, which must find the same messages.
+@pytest.fixture(autouse=True, params=[None] if POSTGRES else [None, 1],
+                ids=lambda v: "match first" if v is None else "newest first")
+def plan(request, monkeypatch):
+    monkeypatch.setattr(search, "COMMON", request.param)
+
 
 def save(firm, user=None, call=None, **fields):
     """A message of ``firm`` saved as an operator's console saves it."""
@@ -154,3 +164,29 @@ def test_the_api_lists_query_for_a_client_narrowed_finds_only_the_clients_firm(p
     theirs = save(firm_b, caller_name="田中 一郎")
     assert {m.id for m in search.narrow(api._visible(alice), "田中")} == {people["tanaka"].id}
     assert {m.id for m in search.narrow(api._visible(operator), "田中")} == {people["tanaka"].id, theirs.id}
+
+
+@pytest.mark.skipif(POSTGRES, reason="PostgreSQL's planner makes this choice itself")
+def test_a_common_term_in_a_busy_firm_is_paged_newest_first_and_a_rare_one_from_its_few_matches(
+        people, firm_a, database, monkeypatch):
+    # The statistics of a busy firm (ANALYZE on a firm with 40,000 messages): SQLite then fetches
+    # and sorts every match of a term unless told otherwise. 「田」 is in more messages than COMMON.
+    database.execute_sql("ANALYZE")
+    database.execute_sql("DELETE FROM sqlite_stat1 WHERE tbl = 'message'")
+    for index, stat in (("message_tenant_id_taken_at_id", "1000000 40000 1 1"), ("message_tenant_id", "1000000 40000"),
+                        ("message_taken_at_id", "1000000 1 1"), ("message_call_id", "1000000 1000000"),
+                        ("message_taken_by_id", "1000000 125000"), ("message_handled_by_id", "1000000 110000")):
+        database.execute_sql("INSERT INTO sqlite_stat1 VALUES ('message', ?, ?)", (index, stat))
+    database.execute_sql("ANALYZE sqlite_schema")  # the planner reads the statistics again
+    monkeypatch.setattr(search, "COMMON", 2)
+    query = Message.select().where(Message.tenant == firm_a).order_by(Message.taken_at.desc(), Message.id.desc())
+
+    def plan(text):
+        sql, params = search.narrow(query.limit(1), text).sql()
+        return " / ".join(row[3] for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+
+    common, rare = plan("田"), plan("山田")
+    assert "USING INDEX message_tenant_id_taken_at_id" in common and "TEMP B-TREE" not in common, common
+    assert "INTEGER PRIMARY KEY" in rare, rare
+    (first,) = search.narrow(query.limit(1), "田")
+    assert first.id == people["yamada"].id

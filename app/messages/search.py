@@ -47,6 +47,11 @@ _IGNORED = re.compile(r"[\s\x00-\x1f\x7f]+")  # spaces (and control characters) 
 _WIDE = {c: c + 0xFEE0 for c in range(0x21, 0x7F) if not chr(c).isalnum()}
 _GAP = "zzz"  # a filler token (3 characters: never a gram) that keeps pairs of two parts apart
 _TABLE = pw.Table("message_search")
+# On SQLite, a term found in this many messages (or more) is looked up newest message first, a
+# rarer one match first (see ``_condition``). Either plan finds the same messages; this is where
+# the walk becomes cheaper: fetching and sorting a match costs ~3.5 µs, walking a message of the
+# firm's index ~0.15 µs, and a page of 51 walks ~51/share of the firm's messages. None: match first.
+COMMON: int | None = 500
 
 
 def _fold(text: str) -> str:
@@ -210,7 +215,20 @@ def _condition(terms: list[str], tenant_id: int | None):
         query = pw.Cast(" & ".join(clauses), "tsquery")
         return Message.id.in_(_TABLE.select(pw.SQL("message_id")).where(pw.Expression(pw.SQL("doc"), "@@", query)))
     match = pw.Expression(pw.SQL("message_search"), "MATCH", " AND ".join(f"({c})" for c in clauses))
-    return Message.id.in_(_TABLE.select(pw.SQL("rowid")).where(match))
+    matches = _TABLE.select(pw.SQL("rowid")).where(match)
+    if _common(matches):
+        # SQLite drives the query from the matches (fetching and sorting every one of them) unless
+        # the id cannot use its index: ``+id`` makes it walk the firm's messages newest first and
+        # check each against the matches (a list made once), stopping at the page.
+        return pw.Expression(pw.NodeList((pw.SQL("+"), Message.id), glue=""), pw.OP.IN, matches)
+    return Message.id.in_(matches)
+
+
+def _common(matches: pw.Select) -> bool:
+    """Whether at least COMMON messages match: counted no further, so it costs little either way."""
+    if COMMON is None:
+        return False
+    return matches.limit(COMMON).count(db) >= COMMON
 
 
 def _firm_of(query: pw.ModelSelect) -> int | None:
