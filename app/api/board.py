@@ -15,7 +15,7 @@ from ..presence import service
 from ..presence.models import Notice
 from ..tenants.models import Staff, Tenant
 from ..web.inputs import storable
-from .v1 import ApiError, endpoint
+from .v1 import ApiError, _parse_time, endpoint
 
 
 def _firm(request: Request, user: User) -> Tenant:
@@ -29,20 +29,9 @@ def _firm(request: Request, user: User) -> Tenant:
 
 
 def _time(body: dict, key: str, errors: dict) -> dt.datetime | None:
+    """A time in a JSON body: ISO 8601 with its offset (as the API's query parameters), or null."""
     value = body.get(key)
-    if value is None:
-        return None
-    parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-            parsed.astimezone(dt.timezone.utc)  # as stored: the year 1 at +09:00 is before the year 1 in UTC
-        except (ValueError, OverflowError):
-            parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        errors[key] = _("Expected an ISO 8601 time with its offset, such as 2026-11-23T09:00:00+09:00.")
-        return None
-    return parsed
+    return None if value is None else _parse_time({key: value if isinstance(value, str) else ""}, key, errors)
 
 
 def _optional_text(body: dict, key: str, errors: dict) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
@@ -20,11 +19,9 @@ from ..messages.models import Message
 from ..presence import service as presence_service
 from ..presence.models import Notice
 from ..tenants.models import Staff
+from ..web import streams
 from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.templates import render, templates
-
-HEARTBEAT_SECONDS = 15
-
 
 def _waiting_context() -> dict:
     return {"calls": list(Call.waiting()), "now": utcnow()}
@@ -124,38 +121,24 @@ async def events(request: Request):
         raise HTTPException(404)
     bus = request.app.state.events
 
-    def signed_in() -> bool:
-        # Asked before every update and heartbeat: a user disabled, or signed out from elsewhere (a
-        # password change), stops receiving calls at once. Not activity: it keeps no session alive.
-        with db.connection_context():
-            return session_for(request, touch=False) is not None
-
     def fragment() -> str | None:
         with db.connection_context(), i18n.use_locale(user.language):
             if session_for(request, touch=False) is None:
                 return None
             html = templates.get_template("console/_waiting.html").render(
                 {**_waiting_context(), "request": request})
-        # An SSE data field is one line per "data:" prefix.
-        return "event: calls\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+        return streams.event("calls", html)
 
     async def stream():
         async with bus.subscribe() as subscription:
             if (first := await run_in_threadpool(fragment)) is None:
                 return
             yield first
-            while True:
-                try:
-                    topic, data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
-                except asyncio.TimeoutError:
-                    if not await run_in_threadpool(signed_in):
-                        return
-                    yield ": keep-alive\n\n"
+            async for item in streams.bus_events(request, subscription):
+                if item is None:
+                    yield streams.KEEP_ALIVE
                     continue
-                except StopAsyncIteration:
-                    # The bus stopped or this stream missed events: ending it makes the browser
-                    # reconnect, and a new stream starts with the full list.
-                    return
+                topic, data = item
                 if topic == "calls":
                     if (update := await run_in_threadpool(fragment)) is None:
                         return  # the browser reconnects, and is refused
@@ -164,5 +147,4 @@ async def events(request: Request):
                     # A firm changed its board or notices: its open screen pops fetch them again.
                     yield f"event: firm-{data['tenant']}\ndata: changed\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return streams.response(stream())

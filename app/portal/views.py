@@ -3,7 +3,6 @@ log, handled one at a time or in bulk, and the CSV of any filtered view."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from starlette.concurrency import run_in_threadpool
@@ -21,12 +20,11 @@ from ..messages import export, forms, inbox, service
 from ..messages.models import Message, MessageRead, MessageVersion
 from ..tenants.labels import CHANNEL_LABELS
 from ..tenants.models import NOISE_CATEGORIES, Staff, Tenant
-from ..web import csrf
+from ..web import csrf, streams
 from ..web.auth import safe_next, session_for, stream_user, view
 from ..web.templates import render, templates
 
 CLIENTS = frozenset({CLIENT})
-HEARTBEAT_SECONDS = 15
 MAX_BULK = 500
 
 
@@ -183,12 +181,7 @@ def live_row(request: Request, user: User, message_id: int, filters_query) -> st
     html = templates.get_template("portal/_row.html").render({
         **row_context(firm, staff), "m": message, "unread": True, "request": request,
         "csrf_token": csrf.token_for(request) if "csrf_cookie" in request.scope else "", "here": filters.url()})
-    return _event("message", html)
-
-
-def _event(name: str, html: str) -> str:
-    # An SSE data field is one line per "data:" prefix.
-    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n"
+    return streams.event("message", html)
 
 
 async def events(request: Request):
@@ -201,11 +194,6 @@ async def events(request: Request):
     filters_query = request.query_params
     new = 0
 
-    def signed_in() -> bool:
-        # Asked before every update and heartbeat: a removed or signed-out user stops at once.
-        with db.connection_context():
-            return session_for(request, touch=False) is not None
-
     def update(message_id: int) -> tuple[str | None, bool]:
         with db.connection_context(), i18n.use_locale(user.language):
             if session_for(request, touch=False) is None:
@@ -216,22 +204,17 @@ async def events(request: Request):
 
     def badge(count: int) -> str:
         with i18n.use_locale(user.language):
-            return _event("badge", templates.get_template("portal/_badge.html").render({"count": count}))
+            return streams.event("badge", templates.get_template("portal/_badge.html").render({"count": count}))
 
     async def stream():
         nonlocal new
         async with bus.subscribe() as subscription:
             yield ": connected\n\n"
-            while True:
-                try:
-                    topic, data = await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
-                except asyncio.TimeoutError:
-                    if not await run_in_threadpool(signed_in):
-                        return
-                    yield ": keep-alive\n\n"
+            async for item in streams.bus_events(request, subscription):
+                if item is None:
+                    yield streams.KEEP_ALIVE
                     continue
-                except StopAsyncIteration:
-                    return  # the browser reconnects
+                topic, data = item
                 if topic != "messages" or data.get("event") != "saved" or not isinstance(data.get("message"), int):
                     continue
                 row, counted = await run_in_threadpool(update, data["message"])
@@ -243,6 +226,5 @@ async def events(request: Request):
                 if row:
                     yield row
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return streams.response(stream())
 
