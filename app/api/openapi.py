@@ -344,6 +344,15 @@ def document(server: str) -> dict:
                          "description": "The read-back fields confirmed with the caller: every filled one."},
         },
     }
+    # The list's filters: the same for the JSON pages and the CSV.
+    filters = [
+        _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).", {"type": "string"}),
+        _query("since", "Taken at or after (ISO 8601 with offset).", time),
+        _query("until", "Taken before (ISO 8601 with offset).", time),
+        _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
+        _query("handled", "Only handled (true) or open (false) ones.", {"type": "boolean"}),
+        SEARCH,
+    ]
     return {
         "openapi": "3.1.0",
         "info": {"title": "Dengon API", "version": "1"},
@@ -355,13 +364,7 @@ def document(server: str) -> dict:
                     "summary": "Messages, newest first",
                     "description": "Client tokens see their own firm's messages; staff tokens every firm's.",
                     "parameters": [
-                        _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).",
-                               {"type": "string"}),
-                        _query("since", "Taken at or after (ISO 8601 with offset).", time),
-                        _query("until", "Taken before (ISO 8601 with offset).", time),
-                        _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
-                        _query("handled", "Only handled (true) or open (false) ones.", {"type": "boolean"}),
-                        SEARCH,
+                        *filters,
                         _query("cursor", "next_cursor of the page before.", {"type": "string"}),
                         _query("limit", "Page size.", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),
                     ],
@@ -402,13 +405,7 @@ def document(server: str) -> dict:
                                    "read-back marks, category, urgency, handled. A cell that would start a "
                                    "formula begins with an apostrophe. Staff tokens without tenant get a firm column.",
                     "parameters": [
-                        _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).",
-                               {"type": "string"}),
-                        _query("since", "Taken at or after (ISO 8601 with offset).", time),
-                        _query("until", "Taken before (ISO 8601 with offset).", time),
-                        _query("category", "Only this category.", {"type": "string", "enum": list(CATEGORIES)}),
-                        _query("handled", "Only handled (true) or open (false) ones.", {"type": "boolean"}),
-                        SEARCH,
+                        *filters,
                     ],
                     "responses": {
                         "200": {"description": "The CSV file (an attachment).",
