@@ -21,7 +21,6 @@ def plan(request, monkeypatch):
 
 def save(firm, user=None, call=None, **fields):
     """A message of ``firm`` saved as an operator's console saves it."""
-    form = forms.form_of(firm, None)
     values = {"caller_name": "佐藤 花子", "callback_number": "090-1234-5678", "body": "折り返しをお願いします。"}
     values.update(fields)
     clean, problems = forms.check(firm, forms.Entry(fields={k: v for k, v in values.items() if v is not None}),
@@ -99,7 +98,6 @@ def test_an_extra_fields_text_is_found(database):
 
 def test_a_correction_changes_what_is_found(people, firm_a, supervisor):
     message = people["tanaka"]
-    form = forms.form_of(firm_a, None)
     clean, problems = forms.check(firm_a, forms.Entry(fields={**message.fields, "caller_name": "鈴木 一郎"}),
                                   enforce_readback=False)
     assert not problems
