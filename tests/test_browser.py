@@ -1,7 +1,7 @@
 """The web app in a real browser: every demo user logs in and reaches their landing page."""
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -19,8 +19,11 @@ def browser(tmp_path):
 
 
 def wait(browser, seconds: float = 10) -> WebDriverWait:
-    # Pages are replaced under the driver's feet (navigation, htmx swaps): a stale element means "look again".
-    return WebDriverWait(browser, seconds, ignored_exceptions=(StaleElementReferenceException,))
+    # Pages are replaced under the driver's feet (navigation, htmx swaps): an element gone stale means
+    # "look again". Chromium reports some of those as a bare WebDriverException ("Node with given id does
+    # not belong to the document"), so every driver error while waiting is a reason to look again; a
+    # condition that never holds still fails, at the timeout, with the last error.
+    return WebDriverWait(browser, seconds, ignored_exceptions=(WebDriverException,))
 
 
 def log_in(browser, server, email, password):

@@ -58,7 +58,9 @@ def save_by_api(server, token, **changes) -> int:
 
 
 def row_ids(driver) -> list[str]:
-    return [li.get_attribute("id") for li in driver.find_elements(By.CSS_SELECTOR, "#inbox-rows li.inbox-row")]
+    # Read in one step in the page: rows found one call and read the next may be gone by then (a reload).
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#inbox-rows li.inbox-row'), li => li.id)")
 
 
 def live(driver):
