@@ -45,6 +45,7 @@ from app.accounts import service as accounts  # noqa: E402
 from app.accounts.models import User  # noqa: E402
 from app.api import v1 as api  # noqa: E402
 from app.messages import forms, inbox, service  # noqa: E402
+from app.web.inputs import parse_keyset_cursor  # noqa: E402
 from app.messages.forms import NOISE_CATEGORIES  # noqa: E402
 from app.messages.models import API, OPERATOR, Message, MessageVersion  # noqa: E402
 from app.tenants.models import Tenant  # noqa: E402
@@ -207,7 +208,7 @@ class Page:
         """The query ``list_messages`` runs for this page: the database's share of the request."""
         query = api._visible(self.user)
         if self.cursor:
-            at, last_id = inbox.parse_cursor(self.cursor)
+            at, last_id = parse_keyset_cursor(self.cursor)
             query = query.where(pw.Tuple(Message.taken_at, Message.id)
                                 < pw.Tuple(Message.taken_at.to_value(at), last_id))
         return query.order_by(Message.taken_at.desc(), Message.id.desc()).limit(PAGE + 1)

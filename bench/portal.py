@@ -52,6 +52,7 @@ import peewee as pw  # noqa: E402
 from app import db, phones  # noqa: E402
 from app.api import v1 as api  # noqa: E402
 from app.messages import inbox, search  # noqa: E402
+from app.web.inputs import parse_keyset_cursor  # noqa: E402
 from app.messages.models import Message  # noqa: E402
 
 P95_TARGET_MS = 50.0
@@ -76,7 +77,7 @@ def page_query(user, cursor: str | None = None, text: str = ""):
     """The page ``list_messages`` reads for ``user``, narrowed by the search box's ``text``."""
     query = api._visible(user)
     if cursor:
-        at, last_id = inbox.parse_cursor(cursor)
+        at, last_id = parse_keyset_cursor(cursor)
         query = query.where(pw.Tuple(Message.taken_at, Message.id) < pw.Tuple(Message.taken_at.to_value(at), last_id))
     if text:
         query = search.narrow(query, text)

@@ -18,6 +18,7 @@ from ..i18n import _
 from ..messages import service as message_service
 from ..presence import service as presence_service
 from ..tenants.models import Tenant
+from ..web.inputs import parse_keyset_cursor
 from ..web.templates import markdown
 from .v1 import DEFAULT_LIMIT, MAX_LIMIT, ApiError, _parse_time, _time, endpoint
 
@@ -99,7 +100,7 @@ def list_calls(request: Request, user: User, body) -> Response:
     after = None
     if cursor := params.get("cursor"):
         try:
-            after = log.parse_cursor(cursor)
+            after = parse_keyset_cursor(cursor)
         except ValueError:
             errors["cursor"] = _("Not a cursor this API gave out.")
     if errors:

@@ -3,7 +3,6 @@ rules as the console's form: ``forms.check`` validates both, ``service.record`` 
 
 from __future__ import annotations
 
-import binascii
 import datetime as dt
 import functools
 import json
@@ -22,7 +21,7 @@ from ..i18n import _
 from ..messages import export, forms, inbox, search, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
-from ..web.inputs import bad_field, bad_query_field
+from ..web.inputs import bad_field, bad_query_field, parse_keyset_cursor
 from .models import IdempotencyKey
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -190,8 +189,8 @@ def list_messages(request: Request, user: User, body) -> Response:
         limit = str(DEFAULT_LIMIT)
     if cursor := params.get("cursor"):
         try:
-            query = inbox.after_cursor(query, *inbox.parse_cursor(cursor))
-        except (ValueError, OverflowError, binascii.Error):
+            query = inbox.after_cursor(query, *parse_keyset_cursor(cursor))
+        except ValueError:
             errors["cursor"] = _("Not a cursor this API gave out.")
     if errors:
         raise ApiError(422, errors)

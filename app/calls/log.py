@@ -3,8 +3,6 @@ kind of each call as the firm reads it (answered, noise, after hours, voicemail,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -14,7 +12,7 @@ from ..i18n import N_
 from ..messages.forms import NOISE_CATEGORIES
 from ..messages.models import Message
 from ..tenants.models import Tenant
-from ..web.inputs import ID_DIGITS
+from ..web.inputs import keyset_cursor
 from .models import ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
 
 # The kinds a firm filters its log by. "noise": an answered call whose messages are all of the noise
@@ -63,19 +61,7 @@ class Entry:
 
 
 def cursor(call: Call) -> str:
-    raw = f"{call.arrived_at.astimezone(dt.timezone.utc).isoformat()}|{call.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def parse_cursor(text: str) -> tuple[dt.datetime, int]:
-    """The (arrival, id) a cursor names; ValueError when it is not one this code gave out."""
-    try:
-        at, _bar, call_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
-        if not (call_id.isascii() and call_id.isdigit() and len(call_id) <= ID_DIGITS):
-            raise ValueError(call_id)
-        return dt.datetime.fromisoformat(at).astimezone(dt.timezone.utc), int(call_id)
-    except (binascii.Error, UnicodeDecodeError, OverflowError) as exc:
-        raise ValueError(text) from exc
+    return keyset_cursor(call.arrived_at, call.id)
 
 
 def calls(tenant: Tenant | None = None, *, kind: str | None = None, since: dt.datetime | None = None,

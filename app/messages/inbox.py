@@ -4,7 +4,6 @@ its CSV all narrow the same way."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 from dataclasses import dataclass, field, replace
@@ -14,7 +13,7 @@ import peewee as pw
 
 from ..i18n import _
 from ..tenants.models import CATEGORIES, NOISE_CATEGORIES, Tenant
-from ..web.inputs import ID_DIGITS
+from ..web.inputs import keyset_cursor, parse_keyset_cursor
 from . import search
 from .models import Message
 
@@ -24,16 +23,7 @@ PAGE = 30
 
 def cursor_of(message: Message) -> str:
     """The keyset cursor after ``message``: its time and id, opaque to whoever hands it back."""
-    raw = f"{message.taken_at.astimezone(dt.timezone.utc).isoformat()}|{message.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def parse_cursor(text: str) -> tuple[dt.datetime, int]:
-    """Raises ValueError (or binascii.Error, a ValueError) for anything ``cursor_of`` did not make."""
-    at, _bar, message_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
-    if not (message_id.isascii() and message_id.isdigit() and len(message_id) <= ID_DIGITS):
-        raise ValueError(message_id)
-    return dt.datetime.fromisoformat(at).astimezone(dt.timezone.utc), int(message_id)
+    return keyset_cursor(message.taken_at, message.id)
 
 
 def after_cursor(query: pw.ModelSelect, at: dt.datetime, last_id: int) -> pw.ModelSelect:
@@ -161,7 +151,7 @@ def page(query: pw.ModelSelect, cursor: str | None, size: int = PAGE) -> tuple[l
     good = True
     if cursor:
         try:
-            query = after_cursor(query, *parse_cursor(cursor))
+            query = after_cursor(query, *parse_keyset_cursor(cursor))
         except (ValueError, OverflowError):
             good = False
     rows = list(newest_first(query).limit(size + 1))

@@ -14,6 +14,7 @@ from ..calls import log
 from ..calls.models import BlockedNumber, InvalidBlock
 from ..i18n import _
 from ..web.auth import safe_next, view
+from ..web.inputs import parse_keyset_cursor
 from ..web.templates import render
 
 CLIENTS = frozenset({CLIENT})
@@ -42,7 +43,7 @@ def call_log(request: Request):
     after = None
     if cursor := params.get("after"):
         try:
-            after = log.parse_cursor(cursor)
+            after = parse_keyset_cursor(cursor)
         except ValueError:
             errors["after"] = _("This page link is broken: start again from the newest calls.")
     midnight = dt.time(0, tzinfo=firm.zone)

@@ -4,6 +4,9 @@ pair (JSON's "\\ud800"), and a percent-escape that is no UTF-8 would silently be
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 from urllib.parse import unquote_to_bytes
 
 from starlette.convertors import Convertor
@@ -30,6 +33,23 @@ def row_id(text: str | None) -> int | None:
     if text and text.isascii() and text.isdigit() and len(text) <= ID_DIGITS:
         return int(text)
     return None
+
+
+def keyset_cursor(at: dt.datetime, row_id: int) -> str:
+    """The opaque cursor of a newest-first list after the row of time ``at`` and id ``row_id``."""
+    raw = f"{at.astimezone(dt.timezone.utc).isoformat()}|{row_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_keyset_cursor(text: str) -> tuple[dt.datetime, int]:
+    """The (time, id) a cursor names; ValueError for anything ``keyset_cursor`` did not make."""
+    try:
+        at, _bar, row_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().partition("|")
+        if not (row_id.isascii() and row_id.isdigit() and len(row_id) <= ID_DIGITS):
+            raise ValueError(row_id)
+        return dt.datetime.fromisoformat(at).astimezone(dt.timezone.utc), int(row_id)
+    except (binascii.Error, UnicodeDecodeError, OverflowError) as exc:
+        raise ValueError(text) from exc
 
 
 def storable(text: str) -> bool:
