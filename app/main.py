@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import board as api_board, calls as api_calls, v1 as api
+from .api import board as api_board, calls as api_calls, tenants as api_tenants, v1 as api
 from .admin import views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
@@ -103,6 +103,12 @@ routes = [
     Route("/api/v1/messages/{id:id}", api.get_message, methods=GET),
     Route("/api/v1/messages/{id:id}", api.update_message, methods=["PATCH"]),
     Route("/api/v1/messages/{id:id}/ack", api.acknowledge_message, methods=POST),
+    Route("/api/v1/tenants", api_tenants.list_tenants, methods=GET),
+    Route("/api/v1/tenants", api_tenants.create_tenant, methods=POST),
+    Route("/api/v1/tenants/{slug}", api_tenants.get_tenant, methods=GET),
+    Route("/api/v1/tenants/{slug}", api_tenants.replace_tenant, methods=["PUT"]),
+    Route("/api/v1/tenants/{slug}/versions", api_tenants.list_versions, methods=GET),
+    Route("/api/v1/tenants/{slug}/versions/{n:id}", api_tenants.get_version, methods=GET),
     Route("/api/v1/tenants/{slug}/staff", api_board.list_staff, methods=GET),
     Route("/api/v1/tenants/{slug}/staff/{key}", api_board.update_staff, methods=["PATCH"]),
     Route("/api/v1/tenants/{slug}/notices", api_board.list_notices, methods=GET),

@@ -12,10 +12,11 @@ from .reports.models import ReportRun, ReportRunMessage
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
+from .tenants.versions import TenantVersion
 
 MODELS = [
     Tenant, TenantNumber, Staff, CallType, CallTypeField, ReportRule, NotifyRule, Recipient,
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
-    BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice,
+    BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
 ]

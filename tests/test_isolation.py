@@ -17,6 +17,9 @@ API_FIRM_ROUTES = [(method, r.path) for r in routes if isinstance(r, Route) and 
 
 # Who is entitled to each firm route, when it is not the firm's own client user.
 ENTITLED = {"/firms/{slug}/export.toml": "admin"}  # a firm's configuration file is for staff only
+# API routes only the service's staff may use on a firm; the firm's own token gets 403 there.
+API_ENTITLED = {("PUT", "/api/v1/tenants/{slug}"): "admin", ("GET", "/api/v1/tenants/{slug}/versions"): "admin",
+                ("GET", "/api/v1/tenants/{slug}/versions/{n:id}"): "admin"}
 
 
 def _archived_run(tenant):
@@ -40,6 +43,12 @@ def _staff_key(tenant) -> str:
     return Staff.create(tenant=tenant, key="yamada", name=f"{tenant.name}の山田").key
 
 
+def _version_number(tenant) -> str:
+    from app.tenants import store
+
+    return str(store.versions(tenant).first().number)
+
+
 def _notice_id(tenant) -> str:
     from app.presence.models import Notice
 
@@ -50,7 +59,7 @@ def _fill(path: str, tenant) -> str:
     """The route's path with every parameter naming a real object of ``tenant``: an outsider must be
     refused the object, not merely a URL that names nothing."""
     values = {"slug": lambda: tenant.slug, "kind": lambda: "pdf", "number": lambda: _blocked_number(tenant),
-              "key": lambda: _staff_key(tenant),
+              "key": lambda: _staff_key(tenant), "n": lambda: _version_number(tenant),
               "id": lambda: _notice_id(tenant) if "/notices/" in path else str(_archived_run(tenant).id)}
     for name in re.findall(r"{(\w+)(?::\w+)?}", path):
         assert name in values, f"{path}: add a real object for {{{name}}} to this test"
@@ -84,18 +93,21 @@ def test_a_firm_that_does_not_exist_is_404_too(client, path, admin, alice):
 
 @pytest.mark.parametrize("method, path", API_FIRM_ROUTES)
 def test_an_outsiders_token_gets_404_on_another_firms_api_route_where_its_owners_is_served(
-        client, method, path, alice, charlie, admin):
+        client, method, path, alice, charlie, admin, supervisor):
     from app.accounts.service import create_token
 
     url = _fill(path, alice.tenant)
-    tokens = {u: {"Authorization": f"Bearer {create_token(u.email)[1]}"} for u in (alice, charlie, admin)}
+    tokens = {u: {"Authorization": f"Bearer {create_token(u.email)[1]}"} for u in (alice, charlie, admin, supervisor)}
     response = client.request(method, url, json={}, headers=tokens[charlie])
     assert response.status_code == 404, url
     assert alice.tenant.name not in response.text
     missing = client.request(method, url.replace(alice.tenant.slug, "no-such-firm"), json={}, headers=tokens[admin])
     assert missing.status_code == 404, url
-    # The owner is served (an empty body may be refused as such, but never as another firm's).
-    assert client.request(method, url, json={}, headers=tokens[alice]).status_code in (200, 201, 204, 422), url
+    # The entitled are served (an empty body may be refused as such, but never as another firm's).
+    entitled = {"admin": admin, "supervisor": supervisor}.get(API_ENTITLED.get((method, path)), alice)
+    assert client.request(method, url, json={}, headers=tokens[entitled]).status_code in (200, 201, 204, 422), url
+    if entitled is not alice:
+        assert client.request(method, url, json={}, headers=tokens[alice]).status_code == 403, url
 
 
 def test_a_client_sees_their_own_firm(client, alice):

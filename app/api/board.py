@@ -14,18 +14,7 @@ from ..i18n import _
 from ..presence import service
 from ..presence.models import Notice
 from ..tenants.models import Staff, Tenant
-from ..web.inputs import storable
-from .v1 import ApiError, _parse_time, endpoint
-
-
-def _firm(request: Request, user: User) -> Tenant:
-    # A slug or key no database could store names nothing: 404, like an id too long.
-    if not all(storable(v) and len(v) <= 200 for v in request.path_params.values() if isinstance(v, str)):
-        raise ApiError(404, {"slug": _("No such firm.")})
-    tenant = Tenant.by_slug(request.path_params["slug"])
-    if tenant is None or not user.can_see(tenant):
-        raise ApiError(404, {"slug": _("No such firm.")})
-    return tenant
+from .v1 import ApiError, _parse_time, endpoint, firm
 
 
 def _time(body: dict, key: str, errors: dict) -> dt.datetime | None:
@@ -44,14 +33,14 @@ def _optional_text(body: dict, key: str, errors: dict) -> str:
 
 @endpoint
 def list_staff(request: Request, user: User, body) -> Response:
-    tenant = _firm(request, user)
+    tenant = firm(request, user)
     return JSONResponse({"staff": [service.staff_json(e, tenant.zone) for e in Staff.board(tenant)]})
 
 
 @endpoint
 def update_staff(request: Request, user: User, body: dict) -> Response:
     """Set one staff member's presence, with an optional note and time to come back (then "in" again)."""
-    tenant = _firm(request, user)
+    tenant = firm(request, user)
     staff = Staff.get_or_none((Staff.tenant == tenant) & (Staff.key == request.path_params["key"]))
     if staff is None:
         raise ApiError(404, {"key": _("No staff member of this firm has this key.")})
@@ -69,14 +58,14 @@ def update_staff(request: Request, user: User, body: dict) -> Response:
 
 @endpoint
 def list_notices(request: Request, user: User, body) -> Response:
-    tenant, now = _firm(request, user), utcnow()
+    tenant, now = firm(request, user), utcnow()
     return JSONResponse({"notices": [service.notice_json(n, tenant.zone, now)
                                      for n in Notice.current_and_upcoming(tenant, now)]})
 
 
 @endpoint
 def create_notice(request: Request, user: User, body: dict) -> Response:
-    tenant, errors, now = _firm(request, user), {}, utcnow()
+    tenant, errors, now = firm(request, user), {}, utcnow()
     starts_at, ends_at = _time(body, "starts_at", errors), _time(body, "ends_at", errors)
     staff_key = _optional_text(body, "staff", errors)
     staff, problems = service.notice_errors(tenant, body.get("text"), staff_key, starts_at, ends_at, now)
@@ -92,7 +81,7 @@ def create_notice(request: Request, user: User, body: dict) -> Response:
 @endpoint
 def withdraw_notice(request: Request, user: User, body) -> Response:
     """Withdraw a notice: operators stop seeing it at once. Withdrawing it again changes nothing."""
-    tenant = _firm(request, user)
+    tenant = firm(request, user)
     notice = Notice.get_or_none((Notice.id == request.path_params["id"]) & (Notice.tenant == tenant))
     if notice is None:
         raise ApiError(404, {"id": _("Not found.")})

@@ -287,6 +287,64 @@ def _firm_paths(time: dict) -> dict:
     }
 
 
+def _config_paths(time: dict) -> dict:
+    """Firm configuration: the tenant file as JSON, its versions."""
+    slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "The firm's slug; a client token's own firm only."}
+    config = _ref("TenantConfig")
+    admin_only = {"403": _errors("Only an admin token changes a firm or reads its versions.")}
+    invalid = {"422": _errors("Checked as a tenant file is: every problem keyed by the file's key path "
+                              "(\"hours.wed\", \"numbers[1].number\", \"reports[0].deliver[1].to[0]\").")}
+    version = {"type": "object", "required": ["version", "saved_at", "saved_by", "via", "changes"], "properties": {
+        "version": {"type": "integer"}, "saved_at": time,
+        "saved_by": {"type": ["string", "null"], "description": "Who saved it (an e-mail, or cli)."},
+        "via": {"type": "string", "enum": ["file", "browser", "api", "restore", "wizard", "request", "baseline"]},
+        "note": {"type": "string"},
+        "changes": {"type": "array", "items": {"type": "string"}, "description": "Key paths that changed."}}}
+    return {
+        "/api/v1/tenants": {
+            "get": {"summary": "Every firm", "responses": {
+                "200": _json("Every firm, by reading.", {"type": "object", "properties": {"tenants": {
+                    "type": "array", "items": {"type": "object", "required": ["slug", "name", "version"],
+                                               "properties": {"slug": {"type": "string"}, "name": {"type": "string"},
+                                                              "version": {"type": "integer"}}}}}}),
+                **COMMON, **STAFF_ONLY}},
+            "post": {"summary": "Create a firm from its configuration",
+                     "requestBody": {"required": True, "content": {"application/json": {"schema": config}}},
+                     "responses": {"201": _json("The firm as saved, version 1.", config), **COMMON, **admin_only,
+                                   **TOO_LARGE, **invalid}},
+        },
+        "/api/v1/tenants/{slug}": {
+            "parameters": [slug],
+            "get": {"summary": "The firm's configuration: exactly the tenant file's keys, plus version",
+                    "responses": {"200": _json("The configuration (ETag: its version).", config), **COMMON,
+                                  **NO_FIRM}},
+            "put": {"summary": "Replace the firm's configuration (a new version)",
+                    "parameters": [{"name": "If-Match", "in": "header", "required": False,
+                                    "schema": {"type": "string"},
+                                    "description": "The version the change was made from: 412 if another "
+                                                   "was saved since."}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": config}}},
+                    "responses": {"200": _json("The configuration as saved, with its new version.", config),
+                                  **COMMON, **NO_FIRM, **admin_only, **TOO_LARGE, **invalid,
+                                  "412": _errors("Another version was saved since the one If-Match names.")}},
+        },
+        "/api/v1/tenants/{slug}/versions": {
+            "parameters": [slug],
+            "get": {"summary": "Every saved version of the firm, newest first",
+                    "responses": {"200": _json("The versions.", {"type": "object", "properties": {
+                        "versions": {"type": "array", "items": version}}}), **COMMON, **NO_FIRM, **admin_only}},
+        },
+        "/api/v1/tenants/{slug}/versions/{n}": {
+            "parameters": [slug, {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"},
+                                  "description": "The version's number."}],
+            "get": {"summary": "The configuration as it was at version n",
+                    "responses": {"200": _json("The configuration, with version n.", config), **COMMON,
+                                  **admin_only, "404": _errors("No such firm, another firm's, or no such version.")}},
+        },
+    }
+
+
 def document(server: str) -> dict:
     time = {"type": "string", "format": "date-time"}
     message = {
@@ -446,6 +504,7 @@ def document(server: str) -> dict:
             },
             **_firm_paths(time),
             **_call_paths(time),
+            **_config_paths(time),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -453,6 +512,9 @@ def document(server: str) -> dict:
             "schemas": {
                 "Message": message, "MessageDetail": detail, "NewMessage": new_message,
                 **_call_schemas(time),
+                "TenantConfig": {"type": "object", "description": "The tenant file's keys (docs/tenant-toml.md), "
+                                 "plus version (ignored when sent).",
+                                 "properties": {"version": {"type": "integer"}}},
                 "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {
                     "type": "object", "additionalProperties": {"type": "string"},
                     "description": "Field → what is wrong with it."}}},

@@ -21,7 +21,7 @@ from ..i18n import _
 from ..messages import export, forms, inbox, search, service
 from ..messages.models import API, Message, MessageVersion
 from ..tenants.models import CATEGORIES, Tenant
-from ..web.inputs import bad_field, bad_query_field, parse_keyset_cursor
+from ..web.inputs import bad_field, bad_query_field, parse_keyset_cursor, storable
 from .models import IdempotencyKey
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
@@ -81,6 +81,17 @@ def _run(handler, request: Request, raw: bytes | None) -> Response:
                 return handler(request, user, body)
             except ApiError as exc:
                 return JSONResponse({"errors": exc.errors}, status_code=exc.status)
+
+
+def firm(request: Request, user: User) -> Tenant:
+    """The firm the path's {slug} names, if this user may see it; else 404 (as for a firm that does not exist)."""
+    # A slug or key no database could store names nothing: 404, like an id too long.
+    if not all(storable(v) and len(v) <= 200 for v in request.path_params.values() if isinstance(v, str)):
+        raise ApiError(404, {"slug": _("No such firm.")})
+    tenant = Tenant.by_slug(request.path_params["slug"])
+    if tenant is None or not user.can_see(tenant):
+        raise ApiError(404, {"slug": _("No such firm.")})
+    return tenant
 
 
 def _visible(user: User):

@@ -427,6 +427,16 @@ def _validate_deliveries(c: _Checker, path: str, item: dict, staff: dict, region
     return deliveries
 
 
+def from_json(value: Any) -> Any:
+    """The canonical form as JSON gives it back (the API's GET, a stored version) → what ``validate``
+    reads: a null means the key is absent."""
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
 def to_toml(config: dict) -> str:
     """The canonical configuration as a tenant file; keys with empty or default-false values left out
     (but a closed day stays, as ``""``: [hours] lists every day)."""

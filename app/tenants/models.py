@@ -48,6 +48,9 @@ class Tenant(BaseModel):
     after_hours_message = pw.TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
+    # The number of the configuration's latest TenantVersion; a save names the version it started
+    # from, and only one save can move it on (optimistic locking). 0: never saved since versions began.
+    version = pw.IntegerField(default=0)
 
     @classmethod
     def by_slug(cls, slug: str) -> "Tenant | None":
@@ -210,3 +213,4 @@ class Recipient(BaseModel):
     to = JSONField(default=list)  # e-mail addresses, or E.164 numbers for sms and fax
     to_staff = JSONField(default=list)  # staff keys
     position = pw.IntegerField(default=0)
+

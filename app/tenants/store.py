@@ -10,7 +10,8 @@ from ..accounts.models import User
 from ..audit import AuditEntry
 from ..db import db, utcnow
 from ..i18n import _
-from .config import Problem, TenantFileError, to_toml, validate
+from .config import Problem, TenantFileError, from_json, to_toml, validate
+from .versions import TenantVersion
 from .models import (
     WEEKDAYS, CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -129,7 +130,8 @@ def _cross_tenant_problems(configs: list[tuple[Path, dict]]) -> list[tuple[str, 
 
 
 def import_files(files: list[Path], *, default_region: str, actor: User | None = None) -> ImportResult:
-    """Create or update every tenant in ``files``; all of them or, when any file is invalid, none."""
+    """Create or update every tenant in ``files``; all of them or, when any file is invalid, none.
+    Each firm that changes gets a new version (via "file")."""
     configs = read_files(files, default_region=default_region)
     result = ImportResult()
     with db.atomic():
@@ -144,28 +146,121 @@ def import_files(files: list[Path], *, default_region: str, actor: User | None =
             if slug not in changed:
                 result.unchanged.append(slug)
                 continue
-            tenant = apply(config, existing.get(slug))
+            _record(config, existing.get(slug), before.get(slug), actor=actor, via="file", note=str(path))
             (result.updated if slug in existing else result.created).append(slug)
-            AuditEntry.record("tenant.import", actor=actor, tenant=tenant, target=str(path),
-                              changes=diff(before.get(slug, {}), config))
     return result
 
 
-def import_config(config: dict, *, actor: User | None = None, source: str = "") -> Tenant:
-    """Write one already-validated configuration (the web console's door into the same code)."""
-    if problems := _cross_tenant_problems([(Path(source or config["slug"]), config)]):
+class StaleVersion(Exception):
+    """Someone saved the firm after the version this save started from. ``changes`` is what they
+    changed since then ({key path: [old, new]}), to show the one whose save was refused."""
+
+    def __init__(self, tenant: Tenant, expected: int, current: int, changes: dict):
+        self.tenant, self.expected, self.current, self.changes = tenant, expected, current, changes
+        super().__init__(f"{tenant.slug}: version {expected} expected, {current} saved")
+
+
+@dataclass
+class Saved:
+    tenant: Tenant
+    version: "TenantVersion | None"  # None: the configuration was already this one; nothing saved
+    created: bool = False
+
+
+def save(config: dict, *, actor: User | None = None, via: str, expected_version: int | None = None,
+         create: bool = False, note: str = "", actor_label: str = "") -> Saved:
+    """Write one already-validated configuration as a new version: the one door for the browser, the
+    API, the wizard, restores and approved change requests (files come in by ``import_files``).
+
+    ``expected_version``: the version the user's edit started from; raises StaleVersion when another
+    save came in between. ``create``: the slug must be new. Raises TenantFileError for problems that
+    need the other firms (a number another firm holds, a slug taken)."""
+    source = Path(config["slug"] or "tenant")
+    if problems := _cross_tenant_problems([(source, config)]):
         raise TenantFileError(problems)
     with db.atomic():
         tenant = Tenant.by_slug(config["slug"])
-        before = snapshot(tenant) if tenant else {}
+        if tenant is not None and create:
+            raise TenantFileError([(str(source), Problem("slug", _("{slug} is already the slug of the firm {name}")
+                                                         .format(slug=config["slug"], name=tenant.name)))])
+        if tenant is not None and expected_version is not None and tenant.version != expected_version:
+            raise stale(tenant, expected_version)
+        before = snapshot(tenant) if tenant else None
         if before == config:
-            return tenant
+            return Saved(tenant, None)
         if tenant:
             TenantNumber.delete().where(TenantNumber.tenant == tenant).execute()
-        tenant = apply(config, tenant)
-        AuditEntry.record("tenant.update" if before else "tenant.create", actor=actor, tenant=tenant,
-                          target=source, changes=diff(before, config))
-        return tenant
+        tenant, version = _record(config, tenant, before, actor=actor, via=via, note=note,
+                                  actor_label=actor_label)
+        return Saved(tenant, version, created=before is None)
+
+
+def import_config(config: dict, *, actor: User | None = None, source: str = "") -> Tenant:
+    """Write one already-validated configuration as if from a file (tests, the demo)."""
+    return save(config, actor=actor, via="file", note=source).tenant
+
+
+def stale(tenant: Tenant, expected: int) -> StaleVersion:
+    theirs = TenantVersion.get_or_none(TenantVersion.tenant == tenant, TenantVersion.number == expected)
+    current = snapshot(tenant)
+    return StaleVersion(tenant, expected, tenant.version, diff(theirs.config if theirs else {}, current))
+
+
+AUDIT_ACTIONS = {"file": "tenant.import", "restore": "tenant.restore"}
+
+
+def _record(config: dict, tenant: Tenant | None, before: dict | None, *, actor: User | None, via: str,
+            note: str = "", actor_label: str = "") -> tuple[Tenant, "TenantVersion"]:
+    """Apply ``config`` and keep it as the firm's next version, inside the caller's transaction."""
+    if tenant is not None:
+        if tenant.version == 0:
+            # Saved before versions were kept: what it was becomes version 1, so nothing is lost.
+            TenantVersion.create(tenant=tenant, number=1, config=before, via="baseline", saved_by_label="")
+            Tenant.update(version=1).where(Tenant.id == tenant.id, Tenant.version == 0).execute()
+            tenant.version = 1
+        # The conditional bump is the lock: of two saves from the same version, one moves it on,
+        # the other updates nothing and is refused (on PostgreSQL it waits for the first to commit).
+        if not Tenant.update(version=Tenant.version + 1).where(Tenant.id == tenant.id,
+                                                               Tenant.version == tenant.version).execute():
+            raise stale(Tenant.get_by_id(tenant.id), tenant.version)
+    tenant = apply(config, tenant)
+    number = tenant.version if before is not None else 1
+    if before is None:
+        Tenant.update(version=1).where(Tenant.id == tenant.id).execute()
+        tenant.version = 1
+    changes = diff(before or {}, config)
+    version = TenantVersion.create(tenant=tenant, number=number, config=config, changes=changes, saved_by=actor,
+                                   saved_by_label=actor.email if actor else actor_label or "cli", via=via,
+                                   note=note)
+    action = AUDIT_ACTIONS.get(via, "tenant.update" if before is not None else "tenant.create")
+    AuditEntry.record(action, actor=actor, tenant=tenant, target=note or via, changes=changes,
+                      label=actor_label)
+    return tenant, version
+
+
+def restore(tenant: Tenant, number: int, *, actor: User | None, expected_version: int | None = None,
+            default_region: str = "JP") -> Saved:
+    """Save an old version's configuration again, as a new version. Checked as a file would be: the
+    format or the other firms may have moved on since (a number now another firm's)."""
+    old = TenantVersion.get_or_none(TenantVersion.tenant == tenant, TenantVersion.number == number)
+    if old is None:
+        raise LookupError(number)
+    config, problems = validate(from_json(old.config), default_region=default_region)
+    if problems:
+        raise TenantFileError([(f"version {number}", p) for p in problems])
+    return save(config, actor=actor, via="restore", expected_version=expected_version,
+                note=_("restored version {number}").format(number=number))
+
+
+def versions(tenant: Tenant):
+    """The firm's versions, newest first. A firm saved only before versions were kept shows what it
+    is now as version 1."""
+    if tenant.version == 0:
+        with db.atomic():
+            TenantVersion.create(tenant=tenant, number=1, config=snapshot(tenant), via="baseline")
+            Tenant.update(version=1).where(Tenant.id == tenant.id, Tenant.version == 0).execute()
+            tenant.version = 1
+    return TenantVersion.select().where(TenantVersion.tenant == tenant).order_by(TenantVersion.number.desc())
 
 
 def apply(config: dict, tenant: Tenant | None) -> Tenant:
