@@ -99,6 +99,14 @@ def is_postgres() -> bool:
     return isinstance(db.obj, pw.PostgresqlDatabase)
 
 
+def read_then_write():
+    """A transaction that reads, then writes what it read decided. SQLite's default (deferred) one
+    cannot wait for a concurrent writer when it turns from reading to writing: it fails at once with
+    "database is locked". Taking the write lock first makes it wait its turn (busy_timeout) instead.
+    PostgreSQL's row locks do this by themselves."""
+    return db.atomic() if is_postgres() else db.atomic("IMMEDIATE")
+
+
 def migrate() -> list[str]:
     """Apply pending migrations; returns their names."""
     with db.connection_context():

@@ -274,9 +274,11 @@ def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None =
                  "name": c.string(item, "name", path, required=True, limit=SHORT_TEXT),
                  "name_kana": c.string(item, "name_kana", path, limit=SHORT_TEXT),
                  "title": c.string(item, "title", path, limit=SHORT_TEXT),
-                 "email": c.email(item["email"], f"{path}.email") if "email" in item else "",
-                 "mobile": c.phone(item["mobile"], f"{path}.mobile", region, mobile=True) if "mobile" in item else "",
-                 "fax": c.phone(item["fax"], f"{path}.fax", region) if "fax" in item else ""}
+                 # "" is how the canonical form (and a form left blank) says "none".
+                 "email": c.email(item["email"], f"{path}.email") if item.get("email", "") != "" else "",
+                 "mobile": (c.phone(item["mobile"], f"{path}.mobile", region, mobile=True)
+                            if item.get("mobile", "") != "" else ""),
+                 "fax": c.phone(item["fax"], f"{path}.fax", region) if item.get("fax", "") != "" else ""}
         staff.append(entry)
     config["staff"] = staff
     staff_by_key = {s["key"]: s for s in staff}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..accounts.models import User
 from ..audit import AuditEntry
-from ..db import db, utcnow
+from ..db import db, read_then_write, utcnow
 from ..i18n import _
 from .config import Problem, TenantFileError, from_json, to_toml, validate
 from .versions import TenantVersion
@@ -178,7 +178,7 @@ def save(config: dict, *, actor: User | None = None, via: str, expected_version:
     source = Path(config["slug"] or "tenant")
     if problems := _cross_tenant_problems([(source, config)]):
         raise TenantFileError(problems)
-    with db.atomic():
+    with read_then_write():
         tenant = Tenant.by_slug(config["slug"])
         if tenant is not None and create:
             raise TenantFileError([(str(source), Problem("slug", _("{slug} is already the slug of the firm {name}")
