@@ -4,6 +4,7 @@ alice (client of firm A), charlie (client of firm B, the outsider), and one user
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import secrets
@@ -12,6 +13,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import peewee as pw
 import pytest
 from starlette.testclient import TestClient
 
@@ -207,3 +209,12 @@ def inbox():
     server = Inbox().start()
     yield server
     server.stop()
+
+
+def old_firm() -> int:
+    """A firm written into a schema older than 0015: today's model would also write tenant.version."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return pw.Table("tenant").bind(db.db.obj).insert(
+        slug="law", name="山田法律事務所", name_kana="", language="ja", timezone="Asia/Tokyo", region="JP",
+        answer_phrase="お電話ありがとうございます。", instructions="", after_hours="answer", after_hours_message="",
+        created_at=now, updated_at=now).execute()

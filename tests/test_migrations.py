@@ -7,6 +7,8 @@ from playhouse.schema_diff import diff_models
 from app import db
 from app.models import MODELS
 
+from .conftest import old_firm
+
 
 def test_the_migrated_schema_matches_the_models(database):
     assert not diff_models(database, MODELS)
@@ -70,13 +72,3 @@ def test_messages_handled_before_acknowledgements_existed_count_as_acknowledged_
         assert not Message.get_by_id(open_one).acknowledged
     db.db.close_all()
 
-
-def old_firm() -> int:
-    """A firm written into a schema older than 0015: today's model would also write tenant.version."""
-    import peewee as pw
-
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    return pw.Table("tenant").bind(db.db.obj).insert(
-        slug="law", name="山田法律事務所", name_kana="", language="ja", timezone="Asia/Tokyo", region="JP",
-        answer_phrase="お電話ありがとうございます。", instructions="", after_hours="answer", after_hours_message="",
-        created_at=now, updated_at=now).execute()
