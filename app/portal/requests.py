@@ -12,7 +12,6 @@ from starlette.responses import RedirectResponse
 
 from .. import phones
 from ..accounts.models import CLIENT
-from ..i18n import _
 from ..tenants import requests as change_requests, store
 from ..tenants.config import STAFF_KEYS, Problem
 from ..tenants.models import WEEKDAYS
