@@ -18,12 +18,14 @@ from starlette.staticfiles import StaticFiles
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
 from .api import board as api_board, calls as api_calls, tenants as api_tenants, v1 as api
-from .admin import views as admin
+from .admin import requests as admin_requests, views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
 from .messages import views as messages
-from .portal import block_link, calls as portal_calls, users as portal_users, views as portal
+from .portal import (
+    block_link, calls as portal_calls, requests as portal_requests, users as portal_users, views as portal,
+)
 from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
@@ -82,6 +84,8 @@ routes = [
     Route("/portal/calls", portal_calls.call_log, methods=GET),
     Route("/portal/blocked", portal_calls.blocked, methods=[*GET, *POST]),
     Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
+    Route("/portal/requests", portal_requests.requests_page, methods=[*GET, *POST]),
+    Route("/portal/requests/{id:id}/withdraw", portal_requests.withdraw, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
@@ -90,6 +94,10 @@ routes = [
     Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
 
     Route("/admin", admin.dashboard, methods=GET),
+    Route("/admin/requests", admin_requests.queue, methods=GET),
+    Route("/admin/requests/{id:id}", admin_requests.detail, methods=GET),
+    Route("/admin/requests/{id:id}/approve", admin_requests.approve, methods=POST),
+    Route("/admin/requests/{id:id}/decline", admin_requests.decline, methods=POST),
     Route("/admin/users", admin.users, methods=GET),
     Route("/admin/audit", admin.audit, methods=GET),
     Route("/admin/deliveries", deliveries.deliveries, methods=GET),

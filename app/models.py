@@ -12,6 +12,7 @@ from .reports.models import ReportRun, ReportRunMessage
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
+from .tenants.requests import ChangeRequest
 from .tenants.versions import TenantVersion
 
 MODELS = [
@@ -19,4 +20,5 @@ MODELS = [
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
+    ChangeRequest,
 ]

@@ -439,6 +439,13 @@ def from_json(value: Any) -> Any:
     return value
 
 
+def as_file(config: dict) -> dict:
+    """A canonical configuration as its tenant file holds it (empty and default values left out):
+    what ``validate`` reads back into the same configuration. Edits made on a canonical form are
+    checked this way, so a value left empty means "none", as in a file."""
+    return _prune(config)
+
+
 def to_toml(config: dict) -> str:
     """The canonical configuration as a tenant file; keys with empty or default-false values left out
     (but a closed day stays, as ``""``: [hours] lists every day)."""

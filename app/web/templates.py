@@ -51,7 +51,15 @@ def _environment() -> jinja2.Environment:
     env.filters["phone"] = phone
     env.filters["localtime"] = localtime
     env.filters["read_aloud"] = phones.read_aloud
+    env.globals["open_change_requests"] = open_change_requests
     return env
+
+
+def open_change_requests() -> int:
+    """For the account managers' menu badge."""
+    from ..tenants.requests import ChangeRequest
+
+    return ChangeRequest.open_count()
 
 
 def phone(number: str | None, region: str = "JP") -> str:
