@@ -1,6 +1,6 @@
 """Every model, in dependency order: for migrations, test set-up and tools that need them all."""
 
-from .accounts.models import ApiToken, Invitation, LoginAttempt, Session, User
+from .accounts.models import ApiToken, Invitation, LoginAttempt, PasswordReset, Session, User
 from .api.models import IdempotencyKey
 from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence
@@ -19,4 +19,5 @@ MODELS = [
     User, Session, ApiToken, LoginAttempt, AuditEntry, Call, OperatorPresence,
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
+    PasswordReset,
 ]

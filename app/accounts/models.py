@@ -204,6 +204,52 @@ class Invitation(BaseModel):
             cls.tenant == tenant, cls.email == email, cls.used_at.is_null(), cls.expires_at > utcnow()).execute()
 
 
+class PasswordReset(BaseModel):
+    """A one-time link where a user sets a new password: sent by an account manager, for a new user
+    (``welcome``) or one who forgot theirs (``reset``). Only its digest is stored; used once, dead after
+    ``expires_at``, and refused while its user is disabled."""
+
+    user = pw.ForeignKeyField(User, backref="password_resets", on_delete="CASCADE")
+    kind = pw.CharField(max_length=8, default="reset")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    requested_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    WELCOME, RESET = "welcome", "reset"
+    # A forgotten password is fixed the same day; a new colleague may open the mail after a weekend.
+    LIFETIME = {RESET: dt.timedelta(hours=24), WELCOME: dt.timedelta(days=7)}
+
+    @classmethod
+    def issue(cls, user: User, kind: str, by: User | None) -> tuple["PasswordReset", str]:
+        """A new link for ``user``; links sent before and not used stop working."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        cls.update(expires_at=now).where(cls.user == user, cls.used_at.is_null(), cls.expires_at > now).execute()
+        return cls.create(user=user, kind=kind, token_hash=hash_secret(token), requested_by=by, created_at=now,
+                          expires_at=now + cls.LIFETIME[kind]), token
+
+    @classmethod
+    def open_by_token(cls, token: str) -> "PasswordReset | None":
+        return (cls.select(cls, User).join(User, on=(cls.user == User.id))
+                .where(cls.token_hash == hash_secret(token), cls.used_at.is_null(), cls.expires_at > utcnow(),
+                       User.is_active == True)  # noqa: E712
+                .first())
+
+    @classmethod
+    def pending(cls, users) -> dict[int, "PasswordReset"]:
+        """The open link of each of ``users`` that has one, by user id."""
+        ids = [u.id for u in users]
+        rows = cls.select().where(cls.user.in_(ids), cls.used_at.is_null(), cls.expires_at > utcnow()) if ids else []
+        return {row.user_id: row for row in rows}
+
+    def use(self) -> bool:
+        """Spend the link: True for the one request that does (two racing get one True)."""
+        return bool(type(self).update(used_at=utcnow()).where(
+            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
+
+
 class LoginAttempt(BaseModel):
     email = pw.CharField(max_length=254, index=True)
     ip = pw.CharField(max_length=64, index=True)
