@@ -142,8 +142,8 @@ def test_adding_a_user_names_the_wrong_field_and_keeps_the_input(client, admin, 
     log_in(client, admin)
     cases = [({"email": "not-an-address", "role": "operator", "firm": ""}, "メールアドレスを入力してください"),
              ({"email": alice.email.upper(), "role": "client", "firm": firm_a.slug}, "すでに存在します"),
-             ({"email": "new@firm-a.example.jp", "role": "client", "firm": ""}, "会社を選んでください"),
-             ({"email": "new@dengon.example", "role": "supervisor", "firm": firm_a.slug}, "会社を空欄にしてください"),
+             ({"email": "new@firm-a.example.jp", "role": "client", "firm": ""}, "顧客を選んでください"),
+             ({"email": "new@dengon.example", "role": "supervisor", "firm": firm_a.slug}, "顧客を空欄にしてください"),
              ({"email": "new@dengon.example", "role": "", "firm": ""}, "役割を選んでください")]
     for form, error in cases:
         page = post(client, "/admin/users/new", name="新人 花子", **form)
@@ -237,7 +237,7 @@ def test_moving_a_client_between_firms_keeps_one_owner_in_each(client, admin, al
 
     # Staff to client: a firm is needed, and the chosen role and firm are kept with the error.
     page = post(client, f"/admin/users/{admin.id}/access", role="client", firm="")
-    assert page.status_code == 400 and "会社を選んでください" in page.text
+    assert page.status_code == 400 and "顧客を選んでください" in page.text
     assert '<option value="client" selected>' in page.text
 
 
@@ -351,3 +351,73 @@ def test_the_user_page_and_the_mail_are_in_the_users_language(mailing, admin, da
     assert not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text + mail.get_body(("html",)).get_content())
     link = mailed_link(inbox, pat.email)
     assert "Choose a password to sign in with pat@dengon.example" in mailing.get(link).text
+
+
+def _at_width(driver, width: int) -> None:
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def _no_sideways_scroll(driver, width: int) -> None:
+    scroll = driver.execute_script("return document.documentElement.scrollWidth")
+    assert scroll <= width, f"{driver.current_url} is {scroll} px wide at {width} px"
+
+
+@pytest.mark.browser
+def test_an_admin_adds_a_user_and_disables_another_in_chromium(server, demo_logins, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from .browser import chromium
+    from .test_browser import log_in as browser_log_in, wait
+
+    admin_email, password, _role, _slug = next(l for l in demo_logins if l[2] == "admin")
+    operator_email, operator_password, _role, _slug = next(l for l in demo_logins if l[2] == "operator")
+    firm_slug = next(l[3] for l in demo_logins if l[2] == "client")
+    manager, operator = chromium(tmp_path / "manager"), chromium(tmp_path / "operator")
+    try:
+        browser_log_in(operator, server, operator_email, operator_password)
+        browser_log_in(manager, server, admin_email, password)
+        _at_width(manager, 1366)
+        manager.get(server.url + "/admin/users")
+        manager.save_screenshot(str(tmp_path / "users-1366.png"))
+        manager.find_element(By.LINK_TEXT, "ユーザーを追加").click()
+        wait(manager).until(lambda d: d.current_url.endswith("/admin/users/new"))
+        manager.find_element(By.NAME, "email").send_keys("tanaka@example.jp")
+        manager.find_element(By.NAME, "name").send_keys("田中 一郎")
+        Select(manager.find_element(By.NAME, "role")).select_by_value("client")
+        manager.find_element(By.CSS_SELECTOR, ".user-form button[type=submit]").click()
+        wait(manager).until(lambda d: "顧客を選んでください" in d.find_element(By.TAG_NAME, "body").text)
+        assert manager.find_element(By.NAME, "email").get_attribute("value") == "tanaka@example.jp"
+        Select(manager.find_element(By.NAME, "firm")).select_by_value(firm_slug)
+        manager.find_element(By.CSS_SELECTOR, ".user-form button[type=submit]").click()
+        wait(manager).until(lambda d: "tanaka@example.jp を追加しました" in d.find_element(By.TAG_NAME, "body").text)
+        # The demo has no mail server: the link is shown once, to hand over another way.
+        assert "/password/" in manager.find_element(By.CSS_SELECTOR, ".link-once input").get_attribute("value")
+        manager.save_screenshot(str(tmp_path / "user-added-1366.png"))
+
+        manager.get(server.url + "/admin/users?role=operator")
+        manager.find_element(By.CSS_SELECTOR, f'tr[data-email="{operator_email}"] a').click()
+        wait(manager).until(lambda d: "/admin/users/" in d.current_url)
+        user_page = manager.current_url
+        manager.find_element(By.CSS_SELECTOR, "form[action$='/disable'] button").click()
+        wait(manager).until(lambda d: "ログインできなくなりました" in d.find_element(By.TAG_NAME, "body").text)
+
+        operator.get(server.url + "/console")
+        wait(operator).until(lambda d: "/login" in d.current_url)  # their open session ended
+
+        _at_width(manager, 375)
+        manager.get(user_page)
+        _no_sideways_scroll(manager, 375)
+        manager.save_screenshot(str(tmp_path / "user-375.png"))
+        manager.get(server.url + "/admin/users")
+        manager.save_screenshot(str(tmp_path / "users-375.png"))
+        _no_sideways_scroll(manager, 375)
+        assert "無効" in manager.find_element(By.CSS_SELECTOR, f'tr[data-email="{operator_email}"]').text
+        manager.save_screenshot(str(tmp_path / "users-375.png"))
+        manager.get(server.url + "/admin/users/new")
+        _no_sideways_scroll(manager, 375)
+        manager.save_screenshot(str(tmp_path / "user-new-375.png"))
+    finally:
+        manager.quit()
+        operator.quit()
