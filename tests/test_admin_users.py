@@ -11,7 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from app.accounts import service
-from app.accounts.models import ApiToken, PasswordReset, Session, User, hash_secret
+from app.accounts.models import ApiToken, PasswordReset, User, hash_secret
 from app.audit import AuditEntry
 
 from .conftest import PASSWORD, csrf_token, log_in

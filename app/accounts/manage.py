@@ -16,9 +16,8 @@ from ..tenants.config import EMAIL_RE
 from ..tenants.labels import ROLE_LABELS
 from ..tenants.models import Tenant
 from . import service
-from .firm_users import Problems
+from .firm_users import Problems, password_problems
 from .models import ADMIN, CLIENT, ROLES, PasswordReset, User
-from .service import MIN_PASSWORD
 
 __all__ = ["Problems", "Sent", "add", "change_access", "make_owner", "set_active", "send_link", "use_link"]
 
@@ -174,10 +173,8 @@ def _mail(sent: Sent, actor: User) -> channels.Outgoing:
 def use_link(reset: PasswordReset, password: str, confirm: str) -> User:
     """The user sets their password by the link: spent by the first request that gets here; their other
     browsers are signed out and their API tokens revoked, as any password change does."""
-    if len(password) < MIN_PASSWORD:
-        raise Problems({"password": _("Use at least %(num)d characters.") % {"num": MIN_PASSWORD}})
-    if password != confirm:
-        raise Problems({"confirm_password": _("The two passwords differ.")})
+    if errors := password_problems(password, confirm):
+        raise Problems(errors)
     user = reset.user
     with db.atomic():
         if not reset.use():

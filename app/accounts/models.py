@@ -158,7 +158,16 @@ class ApiToken(BaseModel):
         return [r.prefix for r in rows]
 
 
-class Invitation(BaseModel):
+class OneTimeLink:
+    """A link mailed to someone that works once: the row has ``used_at``."""
+
+    def use(self) -> bool:
+        """Spend the link: True for the one request that does (two racing get one True)."""
+        return bool(type(self).update(used_at=utcnow()).where(
+            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
+
+
+class Invitation(OneTimeLink, BaseModel):
     """A firm's owner asked a colleague in: a one-time link, stored as a digest, where they set their
     own password. Used once (``used_at``), or never after ``expires_at``."""
 
@@ -192,11 +201,6 @@ class Invitation(BaseModel):
         return (cls.select().where(cls.tenant == tenant, cls.used_at.is_null(), cls.expires_at > utcnow())
                 .order_by(cls.created_at.desc()))
 
-    def use(self) -> bool:
-        """Spend the link: True for the one request that does (two racing get one True)."""
-        return bool(type(self).update(used_at=utcnow()).where(
-            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
-
     @classmethod
     def withdraw_for(cls, tenant: Tenant, email: str) -> int:
         """Links not used yet for this address stop working (its user was removed)."""
@@ -204,7 +208,7 @@ class Invitation(BaseModel):
             cls.tenant == tenant, cls.email == email, cls.used_at.is_null(), cls.expires_at > utcnow()).execute()
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(OneTimeLink, BaseModel):
     """A one-time link where a user sets a new password: sent by an account manager, for a new user
     (``welcome``) or one who forgot theirs (``reset``). Only its digest is stored; used once, dead after
     ``expires_at``, and refused while its user is disabled."""
@@ -243,11 +247,6 @@ class PasswordReset(BaseModel):
         ids = [u.id for u in users]
         rows = cls.select().where(cls.user.in_(ids), cls.used_at.is_null(), cls.expires_at > utcnow()) if ids else []
         return {row.user_id: row for row in rows}
-
-    def use(self) -> bool:
-        """Spend the link: True for the one request that does (two racing get one True)."""
-        return bool(type(self).update(used_at=utcnow()).where(
-            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
 
 
 class LoginAttempt(BaseModel):
