@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
 from .api import board as api_board, calls as api_calls, tenants as api_tenants, v1 as api
-from .admin import requests as admin_requests, views as admin
+from .admin import requests as admin_requests, users as admin_users, views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
@@ -70,6 +70,7 @@ routes = [
     Route("/portal/users", portal_users.users, methods=[*GET, *POST]),
     Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
     Route("/invite/{token}", portal_users.accept, methods=[*GET, *POST]),
+    Route("/password/{token}", accounts.password_link, methods=[*GET, *POST]),
     Route("/block/{token}", block_link.block_number, methods=[*GET, *POST]),
     Route("/portal/events", portal.events, methods=GET),
     Route("/portal/messages.csv", portal.messages_csv, methods=GET),
@@ -98,7 +99,14 @@ routes = [
     Route("/admin/requests/{id:id}", admin_requests.detail, methods=GET),
     Route("/admin/requests/{id:id}/approve", admin_requests.approve, methods=POST),
     Route("/admin/requests/{id:id}/decline", admin_requests.decline, methods=POST),
-    Route("/admin/users", admin.users, methods=GET),
+    Route("/admin/users", admin_users.user_list, methods=GET),
+    Route("/admin/users/new", admin_users.add, methods=[*GET, *POST]),
+    Route("/admin/users/{id:id}", admin_users.detail, methods=GET),
+    Route("/admin/users/{id:id}/access", admin_users.access, methods=POST),
+    Route("/admin/users/{id:id}/owner", admin_users.owner, methods=POST),
+    Route("/admin/users/{id:id}/disable", admin_users.disable, methods=POST),
+    Route("/admin/users/{id:id}/enable", admin_users.enable, methods=POST),
+    Route("/admin/users/{id:id}/password-link", admin_users.password_link, methods=POST),
     Route("/admin/audit", admin.audit, methods=GET),
     Route("/admin/deliveries", deliveries.deliveries, methods=GET),
     Route("/admin/deliveries/{id:id}/resend", deliveries.resend, methods=POST),

@@ -1,6 +1,6 @@
 """Every model, in dependency order: for migrations, test set-up and tools that need them all."""
 
-from .accounts.models import ApiToken, Invitation, LoginAttempt, Session, User
+from .accounts.models import ApiToken, Invitation, LoginAttempt, PasswordReset, Session, User
 from .api.models import IdempotencyKey
 from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence
@@ -21,4 +21,5 @@ MODELS = [
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
+    PasswordReset,
 ]

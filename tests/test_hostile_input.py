@@ -117,7 +117,7 @@ def _message(tenant, user) -> Message:
 
 
 def test_an_api_server_error_is_json_and_a_page_server_error_still_the_page(app, admin, firm_a, monkeypatch):
-    from app.admin import views
+    from app.admin import users as views
     from app.api import v1
 
     def broken(*args, **kwargs):

@@ -297,3 +297,32 @@ def test_every_key_the_validator_accepts_is_documented_in_the_shipped_format_des
     assert not sorted(k for k in keys if not re.search(rf"(?<![\w-]){k}(?![\w-])", code))
     assert "`mon` … `sun`" in doc
     assert "(docs/tenant-toml.md)" in (root / "README.md").read_text()
+
+
+def test_a_plan_is_kept_through_export_and_import_even_where_it_differs_from_the_defaults(database, tmp_path):
+    config = minimal_config_with_call_type()
+    raw_plan = {"name": "ライト", "monthly_fee": 9800, "included_calls": 30, "bill_voicemail": False,
+                "statement_to": ["keiri@example.jp"]}
+    config, problems = validate({**tomllib_loads(store.to_toml(config)), "plan": raw_plan})
+    assert problems == []
+    assert config["plan"] == {**raw_plan, "overage_fee": 0, "bill_noise": False}
+    store.import_config(config)
+    text = store.export("ordered")
+    assert "[plan]" in text and "bill_voicemail = false" in text
+    assert validate(tomllib_loads(text))[0] == config
+
+
+def test_a_plan_with_a_fee_that_is_not_a_whole_number_is_refused():
+    found = problems_of({"slug": "x1", "name": "x", "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}],
+                         "plan": {"monthly_fee": "10000", "overage_fee": -5, "colour": "blue"}})
+    assert found == ["plan.colour: unknown key; expected one of: name, monthly_fee, overage_fee, included_calls, "
+                     "bill_noise, bill_voicemail, statement_to",
+                     'plan.monthly_fee: expected a whole number from 0 to 100000000, got "10000"',
+                     "plan.overage_fee: expected a whole number from 0 to 100000000, got -5"]
+
+
+def tomllib_loads(text: str) -> dict:
+    import tomllib
+
+    return tomllib.loads(text)

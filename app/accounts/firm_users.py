@@ -89,14 +89,19 @@ def _mail(settings, invitation: Invitation, token: str, owner: User) -> channels
                              key=f"invitation-{invitation.id}-{invitation.created_at:%Y%m%d%H%M%S}")
 
 
+def password_problems(password: str, confirm: str) -> dict[str, str]:
+    """What is wrong with a new password typed twice on a one-time link's page, by field."""
+    if len(password) < MIN_PASSWORD:
+        return {"password": _("Use at least %(num)d characters.") % {"num": MIN_PASSWORD}}
+    if password != confirm:
+        return {"confirm_password": _("The two passwords differ.")}
+    return {}
+
+
 def accept(invitation: Invitation, password: str, confirm: str, name: str) -> User:
     """The invitee sets their password: they become a client user of the firm (a removed one comes
     back). The link is spent by the one request that gets here first."""
-    errors = {}
-    if len(password) < MIN_PASSWORD:
-        errors["password"] = _("Use at least %(num)d characters.") % {"num": MIN_PASSWORD}
-    elif password != confirm:
-        errors["confirm_password"] = _("The two passwords differ.")
+    errors = password_problems(password, confirm)
     name = name.strip() or invitation.name
     if len(name) > User.name.max_length:
         errors["name"] = _("At most {n} characters.").format(n=User.name.max_length)

@@ -158,7 +158,16 @@ class ApiToken(BaseModel):
         return [r.prefix for r in rows]
 
 
-class Invitation(BaseModel):
+class OneTimeLink:
+    """A link mailed to someone that works once: the row has ``used_at``."""
+
+    def use(self) -> bool:
+        """Spend the link: True for the one request that does (two racing get one True)."""
+        return bool(type(self).update(used_at=utcnow()).where(
+            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
+
+
+class Invitation(OneTimeLink, BaseModel):
     """A firm's owner asked a colleague in: a one-time link, stored as a digest, where they set their
     own password. Used once (``used_at``), or never after ``expires_at``."""
 
@@ -192,16 +201,52 @@ class Invitation(BaseModel):
         return (cls.select().where(cls.tenant == tenant, cls.used_at.is_null(), cls.expires_at > utcnow())
                 .order_by(cls.created_at.desc()))
 
-    def use(self) -> bool:
-        """Spend the link: True for the one request that does (two racing get one True)."""
-        return bool(type(self).update(used_at=utcnow()).where(
-            (type(self).id == self.id) & type(self).used_at.is_null()).execute())
-
     @classmethod
     def withdraw_for(cls, tenant: Tenant, email: str) -> int:
         """Links not used yet for this address stop working (its user was removed)."""
         return cls.update(expires_at=utcnow()).where(
             cls.tenant == tenant, cls.email == email, cls.used_at.is_null(), cls.expires_at > utcnow()).execute()
+
+
+class PasswordReset(OneTimeLink, BaseModel):
+    """A one-time link where a user sets a new password: sent by an account manager, for a new user
+    (``welcome``) or one who forgot theirs (``reset``). Only its digest is stored; used once, dead after
+    ``expires_at``, and refused while its user is disabled."""
+
+    user = pw.ForeignKeyField(User, backref="password_resets", on_delete="CASCADE")
+    kind = pw.CharField(max_length=8, default="reset")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    requested_by = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+    WELCOME, RESET = "welcome", "reset"
+    # A forgotten password is fixed the same day; a new colleague may open the mail after a weekend.
+    LIFETIME = {RESET: dt.timedelta(hours=24), WELCOME: dt.timedelta(days=7)}
+
+    @classmethod
+    def issue(cls, user: User, kind: str, by: User | None) -> tuple["PasswordReset", str]:
+        """A new link for ``user``; links sent before and not used stop working."""
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        cls.update(expires_at=now).where(cls.user == user, cls.used_at.is_null(), cls.expires_at > now).execute()
+        return cls.create(user=user, kind=kind, token_hash=hash_secret(token), requested_by=by, created_at=now,
+                          expires_at=now + cls.LIFETIME[kind]), token
+
+    @classmethod
+    def open_by_token(cls, token: str) -> "PasswordReset | None":
+        return (cls.select(cls, User).join(User, on=(cls.user == User.id))
+                .where(cls.token_hash == hash_secret(token), cls.used_at.is_null(), cls.expires_at > utcnow(),
+                       User.is_active == True)  # noqa: E712
+                .first())
+
+    @classmethod
+    def pending(cls, users) -> dict[int, "PasswordReset"]:
+        """The open link of each of ``users`` that has one, by user id."""
+        ids = [u.id for u in users]
+        rows = cls.select().where(cls.user.in_(ids), cls.used_at.is_null(), cls.expires_at > utcnow()) if ids else []
+        return {row.user_id: row for row in rows}
 
 
 class LoginAttempt(BaseModel):

@@ -3,6 +3,8 @@ the account page and (later) the console. Every change is written to the audit l
 
 from __future__ import annotations
 
+import secrets
+
 from ..audit import AuditEntry
 from ..db import db
 from ..tenants.config import EMAIL_RE
@@ -22,8 +24,9 @@ def _user(email: str) -> User:
     return user
 
 
-def add_user(email: str, role: str, *, password: str, tenant_slug: str | None = None, name: str = "",
+def add_user(email: str, role: str, *, password: str | None, tenant_slug: str | None = None, name: str = "",
              language: str = "ja", actor: User | None = None) -> User:
+    """``password`` None: the user has none anyone knows until they set one by a link (PasswordReset)."""
     email = User.normalise_email(email)
     if not EMAIL_RE.match(email):
         raise AccountError(f"{email!r} is not an e-mail address")
@@ -37,20 +40,25 @@ def add_user(email: str, role: str, *, password: str, tenant_slug: str | None = 
             raise AccountError(f"--tenant {tenant_slug!r}: no such firm")
     elif tenant_slug:
         raise AccountError(f"--tenant is only for client users; a {role} serves every firm")
-    if len(password) < MIN_PASSWORD:
+    if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"password: expected at least {MIN_PASSWORD} characters")
     with db.atomic():
         if User.by_email(email):
             raise AccountError(f"a user with the e-mail address {email} already exists")
         # The firm's first client user owns it: they invite and remove its other users (the command
         # line has no flag for it; interfaces.md fixes its arguments).
-        owner = role == CLIENT and not User.select().where(User.tenant == tenant, User.role == CLIENT).exists()
+        owner = role == CLIENT and not has_owner(tenant)
         user = User(email=email, role=role, tenant=tenant, name=name, language=language, is_owner=owner)
-        user.set_password(password)
+        user.set_password(password if password is not None else secrets.token_urlsafe(32))
         user.save()
         AuditEntry.record("user.create", actor=actor, tenant=tenant, target=email,
                           changes={"role": [None, role], **({"is_owner": [False, True]} if owner else {})})
     return user
+
+
+def has_owner(tenant: Tenant) -> bool:
+    """Whether one of the firm's client users owns it (a user moved in from elsewhere does not make a second)."""
+    return User.select().where(User.tenant == tenant, User.role == CLIENT, User.is_owner == True).exists()  # noqa: E712
 
 
 def create_token(email: str, actor: User | None = None) -> tuple[User, str]:

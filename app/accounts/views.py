@@ -12,8 +12,8 @@ from ..db import utcnow
 from ..i18n import _
 from ..web.auth import LANDING, LANG_COOKIE, end_session, safe_next, start_session, view
 from ..web.templates import render
-from . import service
-from .models import LoginAttempt, User, verify_dummy
+from . import manage, service
+from .models import LoginAttempt, PasswordReset, User, verify_dummy
 from .service import MIN_PASSWORD
 
 
@@ -106,3 +106,27 @@ def account(request: Request):
             saved = True
     return render(request, "accounts/account.html", {"errors": errors, "saved": saved, "revoked": revoked},
                   status_code=400 if errors else 200)
+
+
+@view(public=True)
+def password_link(request: Request):
+    """The page of the link in the mail: the user chooses a new password, once."""
+    reset = PasswordReset.open_by_token(request.path_params["token"])
+    if reset is None:
+        return render(request, "portal/link_refused.html", {"reason": "password"}, status_code=404)
+    with i18n.use_locale(reset.user.language):  # whoever opens the link may not be signed in
+        context = {"reset": reset, "errors": {}, "min_password": MIN_PASSWORD}
+        if request.method == "GET":
+            return render(request, "accounts/password_link.html", context)
+        form = request.state.form
+        try:
+            user = manage.use_link(reset, form.get("password", ""), form.get("confirm_password", ""))
+        except manage.Problems as problems:
+            return render(request, "accounts/password_link.html", {**context, "errors": problems.errors},
+                          status_code=400)
+        except LookupError:
+            return render(request, "portal/link_refused.html", {"reason": "password"}, status_code=404)
+    response = RedirectResponse(LANDING[user.role], status_code=303)
+    end_session(request, response)  # whoever was signed in in this browser is not the link's user
+    start_session(request, response, user)
+    return response

@@ -1,4 +1,4 @@
-"""The account managers' area: firms at a glance, users, the audit log."""
+"""The account managers' area: firms at a glance and the audit log (users: users.py)."""
 
 from __future__ import annotations
 
@@ -22,13 +22,6 @@ def dashboard(request: Request):
                              .group_by(model.tenant).tuples()):
             counts.setdefault(tenant_id, {})[model.__name__] = n
     return render(request, "admin/dashboard.html", {"firms": Tenant.listed(), "counts": counts})
-
-
-@view(roles=ADMINS)
-def users(request: Request):
-    rows = (User.select(User, Tenant).join(Tenant, pw.JOIN.LEFT_OUTER)
-            .order_by(User.role, Tenant.slug, User.email))
-    return render(request, "admin/users.html", {"users": rows})
 
 
 @view(roles=ADMINS)

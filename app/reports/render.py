@@ -36,11 +36,11 @@ class Rendered:
     pdf: bytes | None = None
 
 
-def environment(slug: str) -> jinja2.Environment:
+def environment(slug: str | None) -> jinja2.Environment:
     """The firm's own templates first, when it has any; else the shared environment, so the
-    templates are compiled once for every firm (not once per report)."""
-    overrides = TENANTS_DIR / slug / "templates"
-    return _environment(str(overrides) if overrides.is_dir() else None)
+    templates are compiled once for every firm (not once per report). No firm (mail to staff): shared."""
+    overrides = TENANTS_DIR / slug / "templates" if slug else None
+    return _environment(str(overrides) if overrides and overrides.is_dir() else None)
 
 
 @lru_cache(maxsize=64)
