@@ -219,3 +219,10 @@ def test_only_account_managers_edit_firms(client, supervisor, demo_firms):
     log_in(client, supervisor)
     assert client.get("/firms/yamada-law/edit").status_code == 403
     assert client.get("/firms/no-such-firm/edit").status_code == 404
+
+
+def test_new_lines_as_browsers_send_them_are_no_change(client, admin, demo_firms):
+    fields = form_of(_editor_html(client, admin, "yamada-law"))
+    crlf = [(n, v.replace("\n", "\r\n")) for n, v in fields]
+    assert any("\r\n" in v for n, v in crlf if n == "instructions")
+    assert "変更はありません" in post(client, crlf, "check").text

@@ -61,7 +61,8 @@ def _from_form(key: Key, form: FormData, path: str) -> Any:
         return form.get(path) == "1"
     if key.kind == "choices":
         return form.getlist(path) or ABSENT
-    value = (form.get(path) or "").strip()
+    # Browsers send new lines in a textarea as CRLF; a file has LF.
+    value = (form.get(path) or "").replace("\r\n", "\n").strip()
     if key.kind in ("strings", "times"):
         separators = r"\n" if key.kind == "strings" else r"[,、\s]"
         return [v.strip() for v in re.split(separators, value) if v.strip()] or ABSENT
@@ -69,7 +70,7 @@ def _from_form(key: Key, form: FormData, path: str) -> Any:
         return int(re.sub(r"[,，]", "", value))
     if path not in form or not value and not key.required:
         return ABSENT
-    return form.get(path)
+    return form.get(path).replace("\r\n", "\n")
 
 
 def to_form(config: dict, key: Key = TENANT, region: str = "") -> dict:
@@ -157,7 +158,10 @@ def label_of(path: str) -> str:
     return " › ".join(words)
 
 
-def shown(value: Any) -> str:
+def shown(value: Any, key: Key | None = None) -> str:
+    if key is not None and key.choice_labels and isinstance(value, (str, list)):
+        value = [_(key.choice_labels.get(v, v)) for v in value] if isinstance(value, list) else \
+            _(key.choice_labels.get(value, value))
     if value is None or value == [] or value == "":
         return "—"
     if isinstance(value, bool):
@@ -171,8 +175,8 @@ def shown(value: Any) -> str:
 
 
 def changes_in_words(changes: dict) -> list[dict]:
-    return [{"path": path, "label": label_of(path), "old": shown(old), "new": shown(new)}
-            for path, (old, new) in changes.items()]
+    return [{"path": path, "label": label_of(path), "old": shown(old, schema.key_at(path)),
+             "new": shown(new, schema.key_at(path))} for path, (old, new) in changes.items()]
 
 
 def fingerprint(config: dict) -> str:
@@ -194,6 +198,8 @@ def _page(request: Request, tenant: Tenant, values: dict, version: int, *, error
     staff = [(s.get("key", ""), s.get("name", "")) for s in values.get("staff", []) if isinstance(s, dict)]
     return render(request, "firms/edit.html", {
         "firm": tenant, "values": values, "version": version, "errors": errors or {}, "diff": diff,
+        "problems": [{"path": path, "label": label_of(path), "message": message}
+                     for path, message in (errors or {}).items()],
         "conflict": conflict, "reviewed": reviewed, "focus": focus, "sections": SECTIONS, "tenant_key": TENANT,
         "staff_keys": [k for k, _name in staff if k],
     }, status_code=status_code)

@@ -75,7 +75,7 @@ TENANT = Key("", "table", N_("Firm"), keys=(
     # Basics and 名乗り
     Key("slug", "text", N_("Slug"), N_("2–40 lower-case letters, digits and hyphens; never changes."),
         required=True),
-    Key("name", "text", N_("Name"), N_("As the operator says it."), required=True, limit=SHORT_TEXT),
+    Key("name", "text", N_("Firm name"), N_("As the operator says it."), required=True, limit=SHORT_TEXT),
     Key("name_kana", "text", N_("Reading"), N_("In kana, for pronunciation."), limit=SHORT_TEXT),
     Key("language", "choice", N_("Language"), N_("Of operator prompts and reports."), default="ja",
         choices=LANGUAGES, choice_labels={"ja": "日本語", "en": "English"}),
@@ -93,9 +93,9 @@ TENANT = Key("", "table", N_("Firm"), keys=(
         Key("kind", "choice", N_("Kind"), choices=NUMBER_KINDS, choice_labels=labels.NUMBER_KIND_LABELS,
             required=True),
     )),
-    Key("hours", "table", N_("Hours"), N_("Without hours, operators answer 24 hours a day."), keys=(
-        *(Key(day, "ranges", labels.WEEKDAY_LABELS[day], N_('"09:00-18:00", several separated by commas; '
-                                                           'empty: closed.'), required=True,
+    Key("hours", "table", N_("Hours"), N_('Each day "09:00-18:00", several separated by commas; empty: closed. '
+                                          'Without hours, operators answer 24 hours a day.'), keys=(
+        *(Key(day, "ranges", labels.WEEKDAY_LABELS[day], required=True,
               missing=N_('missing; expected "HH:MM-HH:MM", several separated by commas, or "" for closed'))
           for day in WEEKDAYS),
         Key("closed_on_holidays", "calendar", N_("Closed on public holidays of"),
