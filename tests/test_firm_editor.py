@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from starlette.datastructures import FormData
 
 from app.tenants import editor, store
-from app.tenants.models import Tenant
+from app.tenants.models import STANDARD_FIELDS, Tenant
 from app.tenants.versions import TenantVersion
 
 from .conftest import _user, log_in
@@ -226,3 +226,23 @@ def test_new_lines_as_browsers_send_them_are_no_change(client, admin, demo_firms
     crlf = [(n, v.replace("\n", "\r\n")) for n, v in fields]
     assert any("\r\n" in v for n, v in crlf if n == "instructions")
     assert "変更はありません" in post(client, crlf, "check").text
+
+
+def test_a_large_firm_goes_through_the_editor_whole(client, admin, database):
+    staff = [{"key": f"s{i}", "name": f"社員 {i}", "name_kana": "しゃいん", "title": "課長",
+              "email": f"s{i}@example.jp", "mobile": f"090-1234-{i:04d}", "fax": f"03-1234-{i:04d}"} for i in range(50)]
+    call_types = [{"key": f"t{i}", "label": f"種別 {i}", "fields": list(STANDARD_FIELDS),
+                   "required": ["caller_name"], "readback": ["callback_number"],
+                   "extra_fields": [{"key": "case", "label": "番号", "readback": True}]} for i in range(20)]
+    config, problems = editor.validate({
+        "slug": "large", "name": "大きな会社", "answer_phrase": "はい", "staff": staff, "call_types": call_types,
+        "numbers": [{"number": "03-9876-5432", "kind": "forwarded"}],
+        "reports": [{"key": f"r{i}", "at": ["18:00"], "deliver": [{"channel": "email", "to_staff": ["s1", "s2"]}]}
+                    for i in range(10)]})
+    assert problems == []
+    store.save(config, via="file")
+    log_in(client, admin)
+    fields = form_of(client.get("/firms/large/edit").text)
+    assert len(fields) > 900
+    response = client.post("/firms/large/edit", data=data([*fields, ("_action", "check")]))
+    assert response.status_code == 200 and "変更はありません" in response.text

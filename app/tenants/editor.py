@@ -100,7 +100,9 @@ def _edit_list(raw: dict, action: str) -> str | None:
     (without JavaScript; with it, moves happen in the page). Returns the path to focus."""
     verb, _colon, path = action.partition(":")
     steps = _steps(path)
-    if not steps or verb not in ("add", "remove", "up", "down") or key_of_list(path) is None:
+    # add names a list (reports[0].deliver), the others an item of one (reports[0].deliver[1]).
+    if (not steps or verb not in ("add", "remove", "up", "down") or key_of_list(path) is None
+            or isinstance(steps[-1], int) == (verb == "add")):
         return None
     parent: Any = raw
     try:
