@@ -64,6 +64,20 @@ def test_a_manager_fixes_a_mistake_in_the_hours_reorders_call_types_by_keyboard_
     assert labels(manager)[:2] == [["call_types[0].label", second[1]], ["call_types[1].label", first[1]]]
     assert manager.execute_script("return document.activeElement.value") == "down:call_types[1]"
 
+    # Reorder by dragging: the second number's handle dropped on the top half of the first.
+    numbers = [n["number"] for n in before["numbers"]]
+    manager.execute_script("""
+        const [first, second] = document.querySelectorAll('[data-list="numbers"] > .items > .item');
+        const fire = (el, type, y) => el.dispatchEvent(new DragEvent(type, {bubbles: true, cancelable: true,
+            dataTransfer: new DataTransfer(), clientY: y}));
+        second.querySelector('.handle').dispatchEvent(new PointerEvent('pointerdown', {bubbles: true}));
+        fire(second, 'dragstart', 0);
+        fire(first, 'dragover', first.getBoundingClientRect().top + 2);
+        fire(first, 'drop', first.getBoundingClientRect().top + 2);
+        fire(second, 'dragend', 0);""")
+    assert manager.find_element(By.NAME, "numbers[0].number").get_attribute("value").replace("-", "") == \
+        "0" + numbers[1].removeprefix("+81")
+
     # A mistake: the error is at Wednesday's input, which keeps what was typed (so does the new order).
     wed = field(manager, "hours.wed")
     wed.clear()
@@ -99,5 +113,6 @@ def test_a_manager_fixes_a_mistake_in_the_hours_reorders_call_types_by_keyboard_
 
     after = store.snapshot(Tenant.by_slug("yamada-law"))
     assert after["hours"]["wed"] == "10:00-18:00" and after["answer_phrase"] == "はい、山田法律事務所でございます。"
+    assert [n["number"] for n in after["numbers"]] == [numbers[1], numbers[0], *numbers[2:]]
     assert [ct["key"] for ct in after["call_types"]][:2] == [before["call_types"][1]["key"],
                                                               before["call_types"][0]["key"]]
