@@ -1,7 +1,9 @@
 """The tenant file (tenants/<slug>/tenant.toml): validation, canonical form and TOML rendering.
 
 ``validate`` turns what ``tomllib`` read into the canonical configuration — every key present,
-defaults filled in, phone numbers in E.164 — or lists every problem with its key path. The
+defaults filled in, phone numbers in E.164 — or lists every problem with its key path. Each key is
+read as schema.py declares it (its kind, default, choices, limits); the rules below ``validate``
+check what involves several keys. The
 canonical form is also what ``store.snapshot`` builds from the database, so "nothing changed"
 is a plain equality and export → import → export is stable by construction.
 """
