@@ -300,3 +300,27 @@ def test_every_declared_key_is_documented_in_the_shipped_format_description():
     assert "(docs/tenant-toml.md)" in (root / "README.md").read_text()
     # Only what this version refuses is marked as not accepted yet.
     assert "`[plan]`" not in doc.split("## Keys")[0]
+
+
+def test_a_plan_is_kept_through_export_and_import_even_where_it_differs_from_the_defaults(database):
+    import tomllib
+
+    raw_plan = {"name": "ライト", "monthly_fee": 9800, "included_calls": 30, "bill_voicemail": False,
+                "statement_to": ["keiri@example.jp"]}
+    config, problems = validate({**tomllib.loads(store.to_toml(minimal_config_with_call_type())), "plan": raw_plan})
+    assert problems == []
+    assert config["plan"] == {**raw_plan, "overage_fee": 0, "bill_noise": False}
+    store.import_config(config)
+    text = store.export("ordered")
+    assert "[plan]" in text and "bill_voicemail = false" in text
+    assert validate(tomllib.loads(text))[0] == config
+
+
+def test_a_plan_with_a_fee_that_is_not_a_whole_number_is_refused():
+    found = problems_of({"slug": "x1", "name": "x", "answer_phrase": "x",
+                         "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}],
+                         "plan": {"monthly_fee": "10000", "overage_fee": -5, "colour": "blue"}})
+    assert found == ["plan.colour: unknown key; expected one of: name, monthly_fee, overage_fee, included_calls, "
+                     "bill_noise, bill_voicemail, statement_to",
+                     'plan.monthly_fee: expected a whole number from 0 to 100000000, got "10000"',
+                     "plan.overage_fee: expected a whole number from 0 to 100000000, got -5"]
