@@ -22,7 +22,7 @@ import tomli_w
 from .. import phones
 from ..i18n import _
 from .models import CATEGORIES, CHANNELS, STANDARD_FIELDS, WEEKDAYS  # noqa: F401  (named by tests)
-from .schema import SHORT_TEXT, TENANT, Key  # noqa: F401
+from .schema import TENANT, Key
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{2,40}$")
 KEY_RE = re.compile(r"^[a-z0-9-]{1,40}$")
