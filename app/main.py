@@ -29,7 +29,7 @@ from .portal import (
 from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
-from .tenants import views as firms
+from .tenants import editor, views as firms
 from .web import errors
 from .web.csrf import CSRFMiddleware
 from .web.inputs import IdConvertor
@@ -91,6 +91,8 @@ routes = [
     Route("/firms", firms.directory, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
     Route("/firms/{slug}/export.toml", firms.export, methods=GET),
+    Route("/firms/{slug}/edit", editor.edit, methods=["GET", "POST"]),
+    Route("/firms/{slug}/edit/preview", editor.preview, methods=["POST"]),
     Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
     Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
 

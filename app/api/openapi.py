@@ -8,6 +8,7 @@ from ..messages.forms import NOISE_CATEGORIES
 from ..presence.models import MAX_TEXT
 from ..presence.service import MAX_NOTE
 from ..tenants.models import CATEGORIES, PRESENCES
+from ..tenants.schema import json_schema
 
 
 def _errors(description: str) -> dict:
@@ -512,12 +513,19 @@ def document(server: str) -> dict:
             "schemas": {
                 "Message": message, "MessageDetail": detail, "NewMessage": new_message,
                 **_call_schemas(time),
-                "TenantConfig": {"type": "object", "description": "The tenant file's keys (docs/tenant-toml.md), "
-                                 "plus version (ignored when sent).",
-                                 "properties": {"version": {"type": "integer"}}},
+                "TenantConfig": _tenant_config(),
                 "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {
                     "type": "object", "additionalProperties": {"type": "string"},
                     "description": "Field → what is wrong with it."}}},
             },
         },
     }
+
+
+def _tenant_config() -> dict:
+    """The tenant file as JSON, from its one declaration (tenants/schema.py), plus version."""
+    schema = json_schema()
+    schema["description"] = ("The tenant file's keys (docs/tenant-toml.md), plus version (ignored when sent). "
+                             "A null means the key is left out.")
+    schema["properties"]["version"] = {"type": "integer"}
+    return schema

@@ -85,6 +85,15 @@ def forms_by_tenant(tenant_ids: list[int]) -> dict[int, list[Form]]:
     return {tenant_id: forms or [DEFAULT_FORM] for tenant_id, forms in found.items()}
 
 
+def forms_from_config(config: dict) -> list[Form]:
+    """``forms_of`` for a configuration not saved yet (the editor's preview)."""
+    found = [Form(ct["key"], ct["label"], ct["category"], ct["script"], tuple(
+        [_standard(k, k in ct["required"], k in ct["readback"]) for k in ct["fields"]] +
+        [Field(f["key"], f["label"], f["type"], f["required"], f["readback"], tuple(f["options"] or ()),
+               standard=False) for f in ct["extra_fields"]])) for ct in config["call_types"]]
+    return found or [DEFAULT_FORM]
+
+
 def form_of(tenant: Tenant, key: str | None) -> Form | None:
     """The call type ``key`` of the firm (its first when ``key`` is empty), or None."""
     forms = forms_of(tenant)

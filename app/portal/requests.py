@@ -13,14 +13,15 @@ from starlette.responses import RedirectResponse
 from .. import phones
 from ..accounts.models import CLIENT
 from ..tenants import requests as change_requests, store
-from ..tenants.config import STAFF_KEYS, Problem
+from ..tenants.config import Problem
+from ..tenants.schema import TENANT
 from ..tenants.models import WEEKDAYS
 from ..tenants.requests import ChangeRequest
 from ..web.auth import view
 from ..web.templates import render
 
 CLIENTS = frozenset({CLIENT})
-STAFF_FIELDS = STAFF_KEYS[1:]  # the key is ours to give, not the firm's to type
+STAFF_FIELDS = TENANT.sub("staff").names[1:]  # the key is ours to give, not the firm's to type
 PHONE_FIELDS = ("mobile", "fax")
 # Mon–Fri 9–18: what a firm answered around the clock starts from when it chooses hours.
 USUAL_HOURS = {d: "09:00-18:00" if d not in ("sat", "sun") else "" for d in WEEKDAYS}

@@ -1,7 +1,9 @@
 """The tenant file (tenants/<slug>/tenant.toml): validation, canonical form and TOML rendering.
 
 ``validate`` turns what ``tomllib`` read into the canonical configuration — every key present,
-defaults filled in, phone numbers in E.164 — or lists every problem with its key path. The
+defaults filled in, phone numbers in E.164 — or lists every problem with its key path. Each key is
+read as schema.py declares it (its kind, default, choices, limits); the rules below ``validate``
+check what involves several keys. The
 canonical form is also what ``store.snapshot`` builds from the database, so "nothing changed"
 is a plain equality and export → import → export is stable by construction.
 """
@@ -19,10 +21,8 @@ import tomli_w
 
 from .. import phones
 from ..i18n import _
-from .models import (
-    AFTER_HOURS_RULES, CATEGORIES, CHANNELS, FIELD_TYPES, LANGUAGES, NUMBER_KINDS,
-    STANDARD_FIELDS, WEEKDAYS, WHEN_EMPTY,
-)
+from .models import CATEGORIES, CHANNELS, STANDARD_FIELDS, WEEKDAYS  # noqa: F401  (named by tests)
+from .schema import TENANT, Key
 
 SLUG_RE = re.compile(r"^[a-z0-9-]{2,40}$")
 KEY_RE = re.compile(r"^[a-z0-9-]{1,40}$")
@@ -30,19 +30,7 @@ FIELD_KEY_RE = re.compile(r"^[a-z0-9_-]{1,40}$")
 # [0-9], not \d: full-width digits are for phone numbers, not for times.
 TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 RANGE_RE = re.compile(r"^([0-9][0-9]:[0-9][0-9])-([0-9][0-9]:[0-9][0-9])$")
-SHORT_TEXT = 200  # names, readings, titles and labels: what the database keeps
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-TOP_KEYS = ("slug", "name", "name_kana", "language", "timezone", "region", "answer_phrase",
-            "instructions", "numbers", "hours", "staff", "call_types", "reports", "notify")
-HOURS_KEYS = (*WEEKDAYS, "closed_on_holidays", "after_hours", "after_hours_message")
-STAFF_KEYS = ("key", "name", "name_kana", "title", "email", "mobile", "fax")
-CALL_TYPE_KEYS = ("key", "label", "category", "script", "fields", "required", "readback", "extra_fields")
-EXTRA_FIELD_KEYS = ("key", "label", "type", "options", "required", "readback")
-REPORT_KEYS = ("key", "at", "days", "skip_holidays", "include_categories", "exclude_categories",
-               "only_for_staff", "urgent_only", "when_empty", "deliver")
-NOTIFY_KEYS = ("urgent", "categories", "deliver")
-DELIVER_KEYS = ("channel", "to", "to_staff")
 STAFF_CONTACT = {"email": "email", "sms": "mobile", "fax": "fax"}
 
 # Used when a tenant declares no call types (tenant-toml.md).
@@ -80,7 +68,8 @@ class _Checker:
 
     def __init__(self, default_region: str):
         self.problems: list[Problem] = []
-        self.default_region = default_region
+        self.default_region = self.region = default_region
+        self.folder_slug: str | None = None
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -122,13 +111,6 @@ class _Checker:
             value = value[:limit]
         return value
 
-    def boolean(self, raw: dict, key: str, path: str) -> bool:
-        value = raw.get(key, False)
-        if not isinstance(value, bool):
-            self.add(f"{path}.{key}", _("expected true or false, got {value}").format(value=_q(value)))
-            return False
-        return value
-
     def choice(self, raw: dict, key: str, path: str, choices: tuple[str, ...], default: str | None) -> str | None:
         where = f"{path}.{key}" if path else key
         value = raw.get(key, default)
@@ -161,13 +143,78 @@ class _Checker:
             seen.add(item)
         return list(value)
 
-    def key(self, raw: dict, path: str, seen: set[str], pattern: re.Pattern = KEY_RE) -> str:
-        key = self.string(raw, "key", path, required=True)
-        if key and not pattern.match(key):
-            self.add(f"{path}.key", _("{value} is not a valid key; expected up to 40 lower-case letters, digits "
-                                      "and hyphens").format(value=_q(key)))
+    def read_table(self, key: Key, raw: Any, path: str, seen: dict | None = None) -> dict:
+        """A table as ``key`` declares it: unknown keys reported, each declared key read by its kind."""
+        raw = self.table(raw, path, key.names)
+        return {sub.name: self.read(sub, raw, f"{path}.{sub.name}" if path else sub.name, seen) for sub in key.keys}
+
+    def read(self, key: Key, raw: dict, where: str, seen: dict | None) -> Any:
+        if key.name not in raw:
+            if key.required:
+                self.add(where, _(key.missing) if key.missing else
+                         _("missing; expected one of: {choices}").format(choices=", ".join(key.choices))
+                         if key.kind == "choice" else _("missing; expected a text value"))
+            value = key.empty
+            return FORMATS[where](self, "", where) if where in FORMATS else value
+        value, path = raw[key.name], where.rpartition(".")[0]
+        if key.kind in ("text", "textarea", "key", "ranges"):
+            text = self.string(raw, key.name, path, required=key.required and key.kind != "ranges", limit=key.limit)
+            if key.kind == "key":
+                text = self.key_of(text, where, seen.setdefault(key.name, set()))
+            elif key.kind == "ranges":
+                text = _check_ranges(self, text, where)
+            return FORMATS[where](self, text, where) if where in FORMATS else text or key.empty
+        if key.kind == "choice":
+            return self.choice(raw, key.name, path, key.choices, key.default)
+        if key.kind == "bool":
+            if not isinstance(value, bool):
+                self.add(where, _("expected true or false, got {value}").format(value=_q(value)))
+                return key.empty
+            return value
+        if key.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= key.limit:
+                self.add(where, _("expected a whole number from 0 to {limit}, got {value}").format(
+                    limit=key.limit, value=_q(value)))
+                return key.empty
+            return value
+        if key.kind in ("choices", "strings", "times"):
+            choices = key.choices if isinstance(key.choices, tuple) and key.choices else None
+            values = self.strings(raw, key.name, path, choices=choices, nonempty=key.nonempty)
+            if key.kind == "times":
+                for i, time in enumerate(values):
+                    if not TIME_RE.match(time):
+                        self.add(f"{where}[{i}]", _('{value} is not a time; expected "HH:MM" from 00:00 to 23:59')
+                                 .format(value=_q(time)))
+                values = sorted(values)
+            return values
+        if key.kind in ("phone", "mobile", "email") and value == "" and not key.required:
+            return key.empty  # "" is how the canonical form (the API's JSON, a blank input) says "none"
+        if key.kind in ("phone", "mobile"):
+            return self.phone(value, where, self.region, mobile=key.kind == "mobile")
+        if key.kind == "email":
+            return self.email(value, where)
+        if key.kind == "calendar":
+            if value is not False and (not isinstance(value, str) or len(value) != 2
+                                       or value not in holidays.list_supported_countries()):
+                self.add(where, _('{value} is not a holiday calendar; expected a country code such as '
+                                  '"JP", or false').format(value=_q(value)))
+                return False
+            return value
+        if key.kind == "table":
+            return self.read_table(key, value, where)
+        items = self.tables(value, where, key.names)  # tables
+        if key.nonempty and isinstance(value, list) and not value:
+            self.add(where, _(key.missing) if key.missing else _("must not be empty"))
+        keys_seen: dict = {}
+        return [self.read_table(key, item, item_path, keys_seen) for item_path, item in items]
+
+    def key_of(self, key: str, where: str, seen: set[str]) -> str:
+        """An identifier, unique among its list's."""
+        if key and not KEY_RE.match(key):
+            self.add(where, _("{value} is not a valid key; expected up to 40 lower-case letters, digits "
+                              "and hyphens").format(value=_q(key)))
         elif key in seen:
-            self.add(f"{path}.key", _("{value} is used twice").format(value=_q(key)))
+            self.add(where, _("{value} is used twice").format(value=_q(key)))
         seen.add(key)
         return key
 
@@ -215,184 +262,101 @@ def _check_ranges(checker: _Checker, text: str, where: str) -> str:
 
 
 def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None = None) -> tuple[dict, list[Problem]]:
-    """Check a tenant table; return its canonical form and every problem found (empty when valid)."""
+    """Check a tenant table; return its canonical form and every problem found (empty when valid).
+    Each key is read as schema.py declares it; then the rules that involve several keys."""
     c = _Checker(default_region)
-    c.table(raw, "", TOP_KEYS)
-    raw = raw if isinstance(raw, dict) else {}
-
-    slug = c.string(raw, "slug", "", required=True)
-    if slug and not SLUG_RE.match(slug):
-        c.add("slug", _("{value} is not a valid slug; expected 2–40 lower-case letters, digits and hyphens")
-              .format(value=_q(slug)))
-    elif slug and folder_slug is not None and slug != folder_slug:
-        c.add("slug", _("{value} must equal the folder name {folder}").format(value=_q(slug), folder=_q(folder_slug)))
-
-    timezone = c.string(raw, "timezone", "", default="Asia/Tokyo") or "Asia/Tokyo"
-    if timezone not in zoneinfo.available_timezones():
-        c.add("timezone", _("{value} is not an IANA time zone such as \"Asia/Tokyo\"").format(value=_q(timezone)))
-    region = c.string(raw, "region", "", default=default_region) or default_region
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        c.add("region", _("{value} is not a country code such as \"JP\"").format(value=_q(region)))
-        region = default_region
-
-    config: dict[str, Any] = {
-        "slug": slug,
-        "name": c.string(raw, "name", "", required=True, limit=SHORT_TEXT),
-        "name_kana": c.string(raw, "name_kana", "", limit=SHORT_TEXT),
-        "language": c.choice(raw, "language", "", LANGUAGES, "ja"),
-        "timezone": timezone,
-        "region": region,
-        "answer_phrase": c.string(raw, "answer_phrase", "", required=True),
-        "instructions": c.string(raw, "instructions", ""),
-    }
-
-    numbers, seen_numbers = [], {}
-    if "numbers" not in raw:
-        c.add("numbers", _("missing; expected a list of { number, kind }"))
-    for path, item in c.tables(raw.get("numbers"), "numbers", ("number", "kind")):
-        if "number" not in item:
-            c.add(f"{path}.number", _("missing; expected a phone number"))
-            continue
-        number = c.phone(item["number"], f"{path}.number", region)
-        kind = c.choice(item, "kind", path, NUMBER_KINDS, None)
-        if number in seen_numbers:
-            c.add(f"{path}.number", _("{value} is the same number as {other}").format(
-                value=_q(item["number"]), other=seen_numbers[number]))
-        elif number:
-            seen_numbers[number] = path
-        numbers.append({"number": number, "kind": kind})
-    if "numbers" in raw and not numbers and isinstance(raw.get("numbers"), list):
-        c.add("numbers", _("must list at least one number"))
-    config["numbers"] = numbers
-
-    config["hours"] = _validate_hours(c, raw.get("hours"))
+    c.folder_slug = folder_slug
+    config = c.read_table(TENANT, raw, "")
+    _numbers(c, config, raw)
+    staff = {s["key"]: s for s in config["staff"]}
+    if config["hours"] and config["hours"]["after_hours"] == "announce" and not config["hours"]["after_hours_message"]:
+        c.add("hours.after_hours_message", _('missing; after_hours = "announce" needs the message to speak'))
+    for i, call_type in enumerate(config["call_types"]):
+        _call_type(c, f"call_types[{i}]", call_type)
     calendar = config["hours"]["closed_on_holidays"] if config["hours"] else False
-
-    staff, staff_keys = [], set()
-    for path, item in c.tables(raw.get("staff"), "staff", STAFF_KEYS):
-        entry = {"key": c.key(item, path, staff_keys),
-                 "name": c.string(item, "name", path, required=True, limit=SHORT_TEXT),
-                 "name_kana": c.string(item, "name_kana", path, limit=SHORT_TEXT),
-                 "title": c.string(item, "title", path, limit=SHORT_TEXT),
-                 # "" is how the canonical form (and a form left blank) says "none".
-                 "email": c.email(item["email"], f"{path}.email") if item.get("email", "") != "" else "",
-                 "mobile": (c.phone(item["mobile"], f"{path}.mobile", region, mobile=True)
-                            if item.get("mobile", "") != "" else ""),
-                 "fax": c.phone(item["fax"], f"{path}.fax", region) if item.get("fax", "") != "" else ""}
-        staff.append(entry)
-    config["staff"] = staff
-    staff_by_key = {s["key"]: s for s in staff}
-
-    call_types, call_type_keys = [], set()
-    for path, item in c.tables(raw.get("call_types"), "call_types", CALL_TYPE_KEYS):
-        call_types.append(_validate_call_type(c, path, item, call_type_keys))
-    config["call_types"] = call_types
-
-    reports, report_keys = [], set()
-    for path, item in c.tables(raw.get("reports"), "reports", REPORT_KEYS):
-        reports.append(_validate_report(c, path, item, report_keys, staff_by_key, calendar, region))
-    config["reports"] = reports
-
-    notify = []
-    for path, item in c.tables(raw.get("notify"), "notify", NOTIFY_KEYS):
-        notify.append({
-            "urgent": c.boolean(item, "urgent", path),
-            "categories": c.strings(item, "categories", path, choices=CATEGORIES, nonempty=True),
-            "deliver": _validate_deliveries(c, path, item, staff_by_key, region),
-        })
-    config["notify"] = notify
+    for i, report in enumerate(config["reports"]):
+        _report(c, f"reports[{i}]", report, staff, calendar)
+    for i, rule in enumerate(config["notify"]):
+        _deliveries(c, f"notify[{i}]", rule["deliver"], staff)
     return config, c.problems
 
 
-def _validate_hours(c: _Checker, raw: Any) -> dict | None:
-    if raw is None:
-        return None  # 24 hours, every day
-    item = c.table(raw, "hours", HOURS_KEYS)
-    hours: dict[str, Any] = {}
-    for day in WEEKDAYS:
-        if day not in item:
-            c.add(f"hours.{day}", _('missing; expected "HH:MM-HH:MM", several separated by commas, or "" for closed'))
-        hours[day] = _check_ranges(c, c.string(item, day, "hours"), f"hours.{day}")
-    calendar = item.get("closed_on_holidays", False)
-    if calendar is not False and (not isinstance(calendar, str) or len(calendar) != 2
-                                  or calendar not in holidays.list_supported_countries()):
-        c.add("hours.closed_on_holidays", _('{value} is not a holiday calendar; expected a country code such as '
-                                            '"JP", or false').format(value=_q(calendar)))
-        calendar = False
-    hours["closed_on_holidays"] = calendar
-    hours["after_hours"] = c.choice(item, "after_hours", "hours", AFTER_HOURS_RULES, "answer")
-    hours["after_hours_message"] = c.string(item, "after_hours_message", "hours")
-    if hours["after_hours"] == "announce" and not hours["after_hours_message"]:
-        c.add("hours.after_hours_message", _('missing; after_hours = "announce" needs the message to speak'))
-    return hours
+# One key's own format, beyond its kind.
+def _slug(c: _Checker, slug: str, where: str) -> str:
+    if slug and not SLUG_RE.match(slug):
+        c.add(where, _("{value} is not a valid slug; expected 2–40 lower-case letters, digits and hyphens")
+              .format(value=_q(slug)))
+    elif slug and c.folder_slug is not None and slug != c.folder_slug:
+        c.add(where, _("{value} must equal the folder name {folder}").format(value=_q(slug), folder=_q(c.folder_slug)))
+    return slug
 
 
-def _validate_call_type(c: _Checker, path: str, item: dict, keys: set) -> dict:
-    key = c.key(item, path, keys)
-    fields = c.strings(item, "fields", path, choices=STANDARD_FIELDS) or []
-    call_type = {
-        "key": key,
-        "label": c.string(item, "label", path, required=True, limit=SHORT_TEXT),
-        "category": c.choice(item, "category", path, CATEGORIES, "message"),
-        "script": c.string(item, "script", path),
-        "fields": fields,
-        "required": c.strings(item, "required", path) or [],
-        "readback": c.strings(item, "readback", path) or [],
-        "extra_fields": [],
-    }
+def _timezone(c: _Checker, timezone: str, where: str) -> str:
+    timezone = timezone or "Asia/Tokyo"
+    if timezone not in zoneinfo.available_timezones():
+        c.add(where, _("{value} is not an IANA time zone such as \"Asia/Tokyo\"").format(value=_q(timezone)))
+    return timezone
+
+
+def _region(c: _Checker, region: str, where: str) -> str:
+    region = region or c.default_region
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        c.add(where, _("{value} is not a country code such as \"JP\"").format(value=_q(region)))
+        region = c.default_region
+    c.region = region  # phone numbers after it are read in this region
+    return region
+
+
+FORMATS = {"slug": _slug, "timezone": _timezone, "region": _region}
+
+
+def _numbers(c: _Checker, config: dict, raw: Any) -> None:
+    seen: dict[str, str] = {}
+    for i, entry in enumerate(config["numbers"]):
+        path = f"numbers[{i}]"
+        if entry["number"] in seen:
+            typed = _raw(raw, "numbers", i, "number") or entry["number"]
+            c.add(f"{path}.number", _("{value} is the same number as {other}").format(
+                value=_q(typed), other=seen[entry["number"]]))
+        elif entry["number"]:
+            seen[entry["number"]] = path
+
+
+def _raw(raw: Any, *steps) -> Any:
+    """What the file had at ``steps`` (keys and indexes), or None."""
+    for step in steps:
+        try:
+            raw = raw[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return raw
+
+
+def _call_type(c: _Checker, path: str, call_type: dict) -> None:
+    fields = call_type["fields"]
     for name in ("required", "readback"):
         for i, field in enumerate(call_type[name]):
             if field not in fields:
                 c.add(f"{path}.{name}[{i}]", _("{value} is not in this call type's fields").format(value=_q(field)))
     extra_keys = set(STANDARD_FIELDS)
-    for extra_path, extra in c.tables(item.get("extra_fields"), f"{path}.extra_fields", EXTRA_FIELD_KEYS):
-        extra_key = c.string(extra, "key", extra_path, required=True)
+    for i, extra in enumerate(call_type["extra_fields"]):
+        extra_path, extra_key = f"{path}.extra_fields[{i}]", extra["key"]
         if extra_key and not FIELD_KEY_RE.match(extra_key):
             c.add(f"{extra_path}.key", _("{value} is not a valid field key; expected lower-case letters, digits, "
                                          "hyphens and underscores").format(value=_q(extra_key)))
         elif extra_key in extra_keys:
             c.add(f"{extra_path}.key", _("{value} is already a field of this call type").format(value=_q(extra_key)))
         extra_keys.add(extra_key)
-        field_type = c.choice(extra, "type", extra_path, FIELD_TYPES, "text")
-        options = c.strings(extra, "options", extra_path)
-        if field_type == "select" and not options:
+        if extra["type"] == "select" and not extra["options"]:
             c.add(f"{extra_path}.options", _('missing; type = "select" needs a list of options'))
-        elif field_type != "select" and options is not None:
+        elif extra["type"] != "select" and extra["options"] is not None:
             c.add(f"{extra_path}.options", _('only select fields have options'))
-            options = None
-        call_type["extra_fields"].append({
-            "key": extra_key, "label": c.string(extra, "label", extra_path, required=True, limit=SHORT_TEXT),
-            "type": field_type,
-            "options": options if field_type == "select" else None,
-            "required": c.boolean(extra, "required", extra_path),
-            "readback": c.boolean(extra, "readback", extra_path),
-        })
+            extra["options"] = None
     if not fields and not call_type["extra_fields"]:
         c.add(f"{path}.fields", _("missing; a call type needs at least one field"))
-    return call_type
 
 
-def _validate_report(c: _Checker, path: str, item: dict, keys: set, staff: dict, calendar, region: str) -> dict:
-    report = {
-        "key": c.key(item, path, keys),
-        "at": c.strings(item, "at", path, nonempty=True),
-        "days": c.strings(item, "days", path, choices=WEEKDAYS, nonempty=True),
-        "skip_holidays": c.boolean(item, "skip_holidays", path),
-        "include_categories": c.strings(item, "include_categories", path, choices=CATEGORIES, nonempty=True),
-        "exclude_categories": c.strings(item, "exclude_categories", path, choices=CATEGORIES, nonempty=True),
-        "only_for_staff": c.strings(item, "only_for_staff", path, nonempty=True),
-        "urgent_only": c.boolean(item, "urgent_only", path),
-        "when_empty": c.choice(item, "when_empty", path, WHEN_EMPTY, "notice"),
-        "deliver": _validate_deliveries(c, path, item, staff, region),
-    }
-    if report["at"] is None:
-        c.add(f"{path}.at", _('missing; expected a list of local times such as ["18:00"]'))
-        report["at"] = []
-    for i, time in enumerate(report["at"]):
-        if not TIME_RE.match(time):
-            c.add(f"{path}.at[{i}]", _('{value} is not a time; expected "HH:MM" from 00:00 to 23:59').format(
-                value=_q(time)))
-    report["at"] = sorted(report["at"])
+def _report(c: _Checker, path: str, report: dict, staff: dict, calendar) -> None:
     # Canonical order: the week's order, so a reordered list is not a change.
     report["days"] = [d for d in WEEKDAYS if d in (report["days"] or WEEKDAYS)]
     if report["include_categories"] is not None and report["exclude_categories"] is not None:
@@ -402,31 +366,24 @@ def _validate_report(c: _Checker, path: str, item: dict, keys: set, staff: dict,
             c.add(f"{path}.only_for_staff[{i}]", _("{value} is not a staff key of this firm").format(value=_q(key)))
     if report["skip_holidays"] and not calendar:
         c.add(f"{path}.skip_holidays", _("needs hours.closed_on_holidays to name a holiday calendar"))
-    return report
+    _deliveries(c, path, report["deliver"], staff)
 
 
-def _validate_deliveries(c: _Checker, path: str, item: dict, staff: dict, region: str) -> list[dict]:
-    if not item.get("deliver"):
-        c.add(f"{path}.deliver", _("missing; expected at least one { channel, to / to_staff }"))
-    deliveries = []
-    for dpath, d in c.tables(item.get("deliver"), f"{path}.deliver", DELIVER_KEYS):
-        channel = c.choice(d, "channel", dpath, CHANNELS, None)
-        to = c.strings(d, "to", dpath) or []
-        to_staff = c.strings(d, "to_staff", dpath) or []
-        if not to and not to_staff:
+def _deliveries(c: _Checker, path: str, deliveries: list[dict], staff: dict) -> None:
+    for j, d in enumerate(deliveries):
+        dpath, channel = f"{path}.deliver[{j}]", d["channel"]
+        if not d["to"] and not d["to_staff"]:
             c.add(dpath, _("expected to or to_staff with at least one recipient"))
         if channel == "email":
-            to = [c.email(a, f"{dpath}.to[{i}]") for i, a in enumerate(to)]
+            d["to"] = [c.email(a, f"{dpath}.to[{i}]") for i, a in enumerate(d["to"])]
         elif channel in ("sms", "fax"):
-            to = [c.phone(n, f"{dpath}.to[{i}]", region, mobile=channel == "sms") for i, n in enumerate(to)]
-        for i, key in enumerate(to_staff):
+            d["to"] = [c.phone(n, f"{dpath}.to[{i}]", c.region, mobile=channel == "sms") for i, n in enumerate(d["to"])]
+        for i, key in enumerate(d["to_staff"]):
             if key not in staff:
                 c.add(f"{dpath}.to_staff[{i}]", _("{value} is not a staff key of this firm").format(value=_q(key)))
             elif channel and not staff[key][STAFF_CONTACT[channel]]:
                 c.add(f"{dpath}.to_staff[{i}]", _("{value} has no {contact} for {channel}").format(
                     value=_q(key), contact=STAFF_CONTACT[channel], channel=channel))
-        deliveries.append({"channel": channel, "to": to, "to_staff": to_staff})
-    return deliveries
 
 
 def from_json(value: Any) -> Any:
@@ -440,21 +397,22 @@ def from_json(value: Any) -> Any:
 
 
 def as_file(config: dict) -> dict:
-    """A canonical configuration as its tenant file holds it (empty and default values left out):
-    what ``validate`` reads back into the same configuration. Edits made on a canonical form are
-    checked this way, so a value left empty means "none", as in a file."""
-    return _prune(config)
+    """A canonical configuration as its tenant file holds it (keys that mean what leaving them out
+    means, left out): what ``validate`` reads back into the same configuration."""
+    return _prune(config, TENANT)
 
 
 def to_toml(config: dict) -> str:
-    """The canonical configuration as a tenant file; keys with empty or default-false values left out
-    (but a closed day stays, as ``""``: [hours] lists every day)."""
-    return tomli_w.dumps(_prune(config), multiline_strings=True)
+    """The canonical configuration as a tenant file; keys that mean what leaving them out means (empty,
+    false) left out, but a required key stays (a closed day stays as ``""``: [hours] lists every day)."""
+    return tomli_w.dumps(as_file(config), multiline_strings=True)
 
 
-def _prune(value: Any) -> Any:
+def _prune(value: Any, key: Key | None) -> Any:
     if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items() if k in WEEKDAYS or v not in (None, "", [], False)}
+        subs = {k: key.sub(k) if key else None for k in value}
+        return {k: _prune(v, subs[k]) for k, v in value.items()
+                if v not in (None, "", [], False) or subs[k] and (subs[k].required or v != subs[k].empty)}
     if isinstance(value, list):
-        return [_prune(v) for v in value]
+        return [_prune(v, key) for v in value]
     return value

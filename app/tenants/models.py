@@ -46,6 +46,7 @@ class Tenant(BaseModel):
     holiday_calendar = pw.CharField(max_length=2, null=True)  # country whose holidays close the firm
     after_hours = pw.CharField(max_length=16, default="answer")
     after_hours_message = pw.TextField(default="")
+    plan = JSONField(null=True)  # the tenant file's [plan] as validated; NULL: none given
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     # The number of the configuration's latest TenantVersion; a save names the version it started

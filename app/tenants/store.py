@@ -43,6 +43,7 @@ def snapshot(tenant: Tenant) -> dict:
                     for r in tenant.reports.order_by(ReportRule.position)],
         "notify": [{"urgent": n.urgent, "categories": n.categories, "deliver": _recipients(n.recipients)}
                    for n in tenant.notify_rules.order_by(NotifyRule.position)],
+        "plan": tenant.plan,
     }
 
 
@@ -275,6 +276,7 @@ def apply(config: dict, tenant: Tenant | None) -> Tenant:
         holiday_calendar=(hours["closed_on_holidays"] or None) if hours else None,
         after_hours=hours["after_hours"] if hours else "answer",
         after_hours_message=hours["after_hours_message"] if hours else "",
+        plan=config["plan"],
         updated_at=utcnow(),
     )
     if tenant is None:

@@ -59,6 +59,8 @@ def detail(request: Request):
         "fields": fields,
         "reports": tenant.reports.order_by(ReportRule.position),
         "notify_rules": tenant.notify_rules.order_by(NotifyRule.position),
+        # After a save in the editor: its version number, to say it was saved.
+        "saved": request.query_params.get("saved", "") if request.query_params.get("saved", "").isdigit() else "",
     })
 
 
