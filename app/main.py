@@ -27,7 +27,7 @@ from .portal import block_link, calls as portal_calls, users as portal_users, vi
 from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
-from .tenants import views as firms
+from .tenants import history as firm_history, views as firms, wizard
 from .web import errors
 from .web.csrf import CSRFMiddleware
 from .web.inputs import IdConvertor
@@ -84,8 +84,15 @@ routes = [
     Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
+    Route("/firms/new", wizard.new, methods=[*GET, *POST]),  # before /firms/{slug}
+    Route("/firms/new/slug", wizard.check_slug, methods=GET),
+    Route("/firms/new/number", wizard.check_number, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
     Route("/firms/{slug}/export.toml", firms.export, methods=GET),
+    Route("/firms/{slug}/history", firm_history.history, methods=GET),
+    Route("/firms/{slug}/history/diff", firm_history.diff, methods=GET),
+    Route("/firms/{slug}/history/{n:id}/restore", firm_history.restore, methods=POST),
+    Route("/firms/{slug}/test-call", wizard.test_call, methods=POST),
     Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
     Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
 

@@ -16,7 +16,10 @@ API_FIRM_ROUTES = [(method, r.path) for r in routes if isinstance(r, Route) and 
                    and r.path.startswith("/api/") for method in sorted(r.methods - {"HEAD"})]
 
 # Who is entitled to each firm route, when it is not the firm's own client user.
-ENTITLED = {"/firms/{slug}/export.toml": "admin"}  # a firm's configuration file is for staff only
+ENTITLED = {"/firms/{slug}/export.toml": "admin",  # a firm's configuration file is for staff only
+            "/firms/{slug}/history": "admin", "/firms/{slug}/history/diff": "admin",
+            "/firms/{slug}/history/{n:id}/restore": "admin", "/firms/{slug}/test-call": "admin"}
+POST_ONLY = {r.path for r in routes if isinstance(r, Route) and "GET" not in r.methods}
 # API routes only the service's staff may use on a firm; the firm's own token gets 403 there.
 API_ENTITLED = {("PUT", "/api/v1/tenants/{slug}"): "admin", ("GET", "/api/v1/tenants/{slug}/versions"): "admin",
                 ("GET", "/api/v1/tenants/{slug}/versions/{n:id}"): "admin"}
@@ -72,23 +75,30 @@ def test_every_firm_route_is_covered_by_the_outsider_test():
     assert {"/firms/{slug}", "/firms/{slug}/export.toml", "/firms/{slug}/reports/{id:id}.{kind}"} <= set(FIRM_ROUTES)
 
 
+def _ask(client, path: str, url: str):
+    """GET a page; POST (with the form's CSRF token and nothing else) to a route that takes forms only."""
+    if path in POST_ONLY:
+        return client.post(url, data={"csrf_token": csrf_token(client, "/")})
+    return client.get(url)
+
+
 @pytest.mark.parametrize("path", FIRM_ROUTES)
 def test_an_outsider_gets_404_on_another_firms_route_where_its_owner_gets_200(client, request, path, alice, charlie):
     url = _fill(path, alice.tenant)
     log_in(client, charlie)
-    response = client.get(url)
+    response = _ask(client, path, url)
     assert response.status_code == 404, url
     assert alice.tenant.name not in response.text
     client.post("/logout", data={"csrf_token": csrf_token(client, "/portal")})
     log_in(client, request.getfixturevalue(ENTITLED.get(path, "alice")))
-    assert client.get(url).status_code == 200, url
+    assert _ask(client, path, url).status_code == 200, url
 
 
 @pytest.mark.parametrize("path", FIRM_ROUTES)
 def test_a_firm_that_does_not_exist_is_404_too(client, path, admin, alice):
     url = _fill(path, alice.tenant).replace(alice.tenant.slug, "no-such-firm")
     log_in(client, admin)
-    assert client.get(url).status_code == 404, url
+    assert _ask(client, path, url).status_code == 404, url
 
 
 @pytest.mark.parametrize("method, path", API_FIRM_ROUTES)
