@@ -162,6 +162,11 @@ def create(settings, form: dict, user: User) -> Outcome:
     errors = _own_checks(form)
     for problem in problems:
         errors.setdefault(field_of(problem.path, rows), problem.message)
+    # Every problem at once: store.save would name a number another firm has only once the rest is right.
+    for i, entry in enumerate(config["numbers"]):
+        if entry["number"] and (owner := number_owner(entry["number"])) is not None:
+            errors.setdefault(f"number-{rows[i]}", _("{number} is already the number of {firm}.").format(
+                number=phones.display(entry["number"], config["region"]), firm=owner.name))
     if errors:
         return Outcome(errors=errors)
     try:
@@ -199,6 +204,11 @@ def new(request: Request):
     })
 
 
+def number_owner(number: str) -> Tenant | None:
+    """The firm that has this number (E.164), if any."""
+    return Tenant.select().join(TenantNumber).where(TenantNumber.number == number).first()
+
+
 def _check(request: Request, ok: bool, text: str):
     return render(request, "firms/_check.html", {"ok": ok, "text": text})
 
@@ -229,8 +239,7 @@ def check_number(request: Request):
         number = phones.to_e164(text, region)
     except phones.InvalidNumber:
         return _check(request, False, _("Not a valid phone number: write it like 03-1234-5678 or 050-1234-5678."))
-    owner = Tenant.select().join(TenantNumber).where(TenantNumber.number == number).first()
-    if owner is not None:
+    if (owner := number_owner(number)) is not None:
         return _check(request, False, _("{number} is already the number of {firm}.").format(
             number=phones.display(number, region), firm=owner.name))
     return _check(request, True, _("{number}: no firm has it yet.").format(number=phones.display(number, region)))
