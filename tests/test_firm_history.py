@@ -39,7 +39,7 @@ def test_the_history_lists_every_version_newest_first_with_who_and_how(client, a
     version_2 = page[page.index('id="version-2"'):page.index('id="version-1"')]
     assert "ブラウザ" in version_2 and "佐藤 マネージャー" in version_2 and "<code>name</code>" in version_2
     version_1 = page[page.index('id="version-1"'):]
-    assert "ファイル取り込み" in version_1 and "cli" in version_1
+    assert "ファイル取り込み" in version_1 and "コマンドライン" in version_1
     assert "この版に戻す" in version_2 and "この版に戻す" not in page[:page.index('id="version-2"')]
 
 
