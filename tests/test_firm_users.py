@@ -239,14 +239,15 @@ def test_on_migrating_each_firms_first_client_user_becomes_its_owner(tmp_path):
     from playhouse.migrations import Runner
 
     from app import db
-    from app.tenants.models import Tenant
+
+    from .test_migrations import old_firm
 
     db.bind(f"sqlite:///{tmp_path / 'old.db'}")
     with db.db.connection_context():
         Runner(db.db.obj, directory=str(db.MIGRATIONS_DIR)).up(target="0007_blocked_numbers")
-        firm = Tenant.create(slug="law", name="山田法律事務所", answer_phrase="お電話ありがとうございます。")
-        for email_address, role, tenant in (("op@x.jp", "operator", None), ("first@law.jp", "client", firm.id),
-                                            ("second@law.jp", "client", firm.id)):
+        firm = old_firm()  # today's Tenant model would write columns 0007 has not got
+        for email_address, role, tenant in (("op@x.jp", "operator", None), ("first@law.jp", "client", firm),
+                                            ("second@law.jp", "client", firm)):
             db.db.execute_sql("INSERT INTO user (email, name, password_hash, role, tenant_id, language, is_active,"
                               " created_at) VALUES (?, '', 'x', ?, ?, 'ja', 1, '2026-11-20T00:00:00+00:00')",
                               (email_address, role, tenant))
