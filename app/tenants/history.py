@@ -66,9 +66,9 @@ def diff(request: Request):
     if not errors:
         changes = store.diff(versions[first].config, versions[second].config)
     return render(request, "firms/diff.html", {
-        "firm": tenant, "versions": sorted(versions.values(), key=lambda v: -v.number), "errors": errors,
-        "picked": {"from": params.get("from", ""), "to": params.get("to", "")}, "changes": changes,
-        "first": versions.get(first), "second": versions.get(second), "latest": latest,
+        "firm": tenant, "errors": errors, "changes": changes,
+        "picked": {"from": params.get("from", ""), "to": params.get("to", "")},
+        "first": versions.get(first), "second": versions.get(second),
     }, status_code=422 if errors else 200)
 
 
