@@ -29,7 +29,7 @@ from .portal import (
 from .presence import views as presence
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
-from .tenants import editor, views as firms
+from .tenants import editor, history as firm_history, views as firms, wizard
 from .web import errors
 from .web.csrf import CSRFMiddleware
 from .web.inputs import IdConvertor
@@ -89,10 +89,17 @@ routes = [
     Route("/portal/requests/{id:id}/withdraw", portal_requests.withdraw, methods=POST),
 
     Route("/firms", firms.directory, methods=GET),
+    Route("/firms/new", wizard.new, methods=[*GET, *POST]),  # before /firms/{slug}
+    Route("/firms/new/slug", wizard.check_slug, methods=GET),
+    Route("/firms/new/number", wizard.check_number, methods=GET),
     Route("/firms/{slug}", firms.detail, methods=GET),
     Route("/firms/{slug}/export.toml", firms.export, methods=GET),
     Route("/firms/{slug}/edit", editor.edit, methods=["GET", "POST"]),
     Route("/firms/{slug}/edit/preview", editor.preview, methods=["POST"]),
+    Route("/firms/{slug}/history", firm_history.history, methods=GET),
+    Route("/firms/{slug}/history/diff", firm_history.diff, methods=GET),
+    Route("/firms/{slug}/history/{n:id}/restore", firm_history.restore, methods=POST),
+    Route("/firms/{slug}/test-call", wizard.test_call, methods=POST),
     Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
     Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
 

@@ -63,3 +63,40 @@ function scheduleBoardRefresh() {
 }
 document.addEventListener("htmx:load", scheduleBoardRefresh);
 document.addEventListener("DOMContentLoaded", scheduleBoardRefresh);
+
+// The new-firm wizard: the 名乗り follows the name (in the firm's language) until it is edited by
+// hand; an hours template fills the day fields, and editing a day makes the hours "as set below".
+function wizardPhrase(form) {
+  const phrase = form.elements.answer_phrase;
+  const name = form.elements.name.value.trim();
+  const template = phrase.dataset["phrase" + (form.elements.language.value === "en" ? "En" : "Ja")];
+  return name ? template.replace("{name}", name) : "";
+}
+document.addEventListener("input", (event) => {
+  const form = event.target.form;
+  if (!form || !form.matches("form.wizard")) return;
+  if (event.target.name === "answer_phrase") {
+    event.target.dataset.edited = event.target.value ? "1" : "";
+  } else if (event.target.matches("[data-day]")) {
+    form.querySelector('input[name="hours_template"][value="custom"]').checked = true;
+  }
+});
+document.addEventListener("input", (event) => {
+  const form = event.target.form;
+  if (!form || !form.matches("form.wizard") || !event.target.matches("[data-phrase-name]")) return;
+  if (!form.elements.answer_phrase.dataset.edited) form.elements.answer_phrase.value = wizardPhrase(form);
+});
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  const form = input.form;
+  if (!form || !form.matches("form.wizard")) return;
+  if (input.matches("[data-phrase-language]") && !form.elements.answer_phrase.dataset.edited) {
+    form.elements.answer_phrase.value = wizardPhrase(form);
+  }
+  if (input.name === "hours_template") {
+    const days = form.querySelector(".day-hours");
+    days.hidden = input.hasAttribute("data-always");
+    const hours = JSON.parse(input.dataset.hours || "{}");
+    for (const [day, value] of Object.entries(hours)) form.elements["hours-" + day].value = value;
+  }
+});

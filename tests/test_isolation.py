@@ -17,7 +17,9 @@ API_FIRM_ROUTES = [(method, r.path) for r in routes if isinstance(r, Route) and 
 
 # Who is entitled to each firm route, when it is not the firm's own client user.
 ENTITLED = {"/firms/{slug}/export.toml": "admin",  # a firm's configuration file is for staff only
-            "/firms/{slug}/edit": "admin", "/firms/{slug}/edit/preview": "admin"}
+            "/firms/{slug}/edit": "admin", "/firms/{slug}/edit/preview": "admin",
+            "/firms/{slug}/history": "admin", "/firms/{slug}/history/diff": "admin",
+            "/firms/{slug}/history/{n:id}/restore": "admin", "/firms/{slug}/test-call": "admin"}
 POST_ONLY = {r.path for r in routes if isinstance(r, Route) and "GET" not in r.methods}
 # API routes only the service's staff may use on a firm; the firm's own token gets 403 there.
 API_ENTITLED = {("PUT", "/api/v1/tenants/{slug}"): "admin", ("GET", "/api/v1/tenants/{slug}/versions"): "admin",

@@ -52,34 +52,36 @@ def _check(tenant: Tenant, email: str, name: str) -> dict[str, str]:
     return errors
 
 
-def invite(settings, owner: User, email: str, name: str) -> Invitation:
-    """Send a colleague a one-time link to join the owner's firm (a new link replaces an earlier
-    one for the same address). Problems when the form is wrong or the mail could not be sent."""
-    tenant = owner.tenant
+def invite(settings, tenant: Tenant, by: User, email: str, name: str) -> Invitation:
+    """Send someone a one-time link to join ``tenant``: the owner inviting a colleague, or an account
+    manager inviting a new firm's owner (the first to join a firm owns it). A new link replaces an
+    earlier one for the same address. Problems when the form is wrong or the mail could not be sent."""
     email, name = User.normalise_email(email), name.strip()
     if errors := _check(tenant, email, name):
         raise Problems(errors)
     with db.atomic():
         Invitation.withdraw_for(tenant, email)
-        invitation, token = Invitation.issue(tenant, email, name, owner)
+        invitation, token = Invitation.issue(tenant, email, name, by)
     try:
         with channels.Sender(settings) as sender:
-            sender.send(_mail(settings, invitation, token, owner))
+            sender.send(_mail(settings, invitation, token, by))
     except (channels.Transient, channels.Permanent) as exc:
         invitation.delete_instance()
         raise Problems({"email": _("The invitation could not be sent ({reason}). Check the address and try "
                                    "again.").format(reason=exc)}) from exc
-    AuditEntry.record("user.invite", actor=owner, tenant=tenant, target=email)
+    AuditEntry.record("user.invite", actor=by, tenant=tenant, target=email)
     return invitation
 
 
-def _mail(settings, invitation: Invitation, token: str, owner: User) -> channels.Outgoing:
+def _mail(settings, invitation: Invitation, token: str, by: User) -> channels.Outgoing:
     from ..reports import render
 
     tenant = invitation.tenant
     env = render.environment(tenant.slug)
     with i18n.use_locale(tenant.language):  # the firm's language, as everything it receives
-        context = {"firm": tenant, "name": invitation.name, "inviter": owner.name or owner.email,
+        # Nobody of the firm has joined yet: this one will own it (accounts/service.py add_user).
+        owner = not User.select().where(User.tenant == tenant, User.role == CLIENT).exists()
+        context = {"firm": tenant, "name": invitation.name, "inviter": by.name or by.email, "owner": owner,
                    "link": f"{settings.PUBLIC_URL}/invite/{token}", "expires_at": invitation.expires_at,
                    "zone": tenant.timezone}
         subject = env.get_template("invite_subject.txt").render(context).strip()

@@ -60,7 +60,7 @@ def call_json(entry: log.Entry, names: dict[int, str]) -> dict:
     return {
         "sid": call.sid, "tenant": call.tenant.slug if call.tenant_id else None, "status": status_of(call),
         "kind": entry.kind, "caller": call.from_number or None, "to": call.to_number or None,
-        "forwarded_from": call.forwarded_from or None, "after_hours": call.after_hours,
+        "forwarded_from": call.forwarded_from or None, "after_hours": call.after_hours, "test": call.test,
         "arrived_at": _time(call.arrived_at, zone), "taken_at": _time(call.claimed_at, zone),
         "taken_by": names.get(call.claimed_by_id), "answered_at": _time(call.answered_at, zone),
         "ended_at": _time(call.ended_at, zone), "wait_s": call.wait_seconds, "talk_s": call.talk_seconds,

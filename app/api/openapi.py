@@ -167,6 +167,8 @@ def _call_schemas(time: dict) -> dict:
             "to": {"type": ["string", "null"], "description": "The number dialled."},
             "forwarded_from": {"type": ["string", "null"]},
             "after_hours": {"type": "boolean"},
+            "test": {"type": "boolean", "description": "An account manager's test call to the firm (taken by them "
+                                                       "at once, never offered to operators)."},
             "arrived_at": time, "taken_at": maybe_time, "taken_by": {"type": ["string", "null"]},
             "answered_at": maybe_time, "ended_at": maybe_time,
             "wait_s": seconds, "talk_s": seconds,

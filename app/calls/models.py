@@ -49,6 +49,7 @@ class Call(BaseModel):
     recording_url = pw.CharField(max_length=500, default="")
     recording_seconds = pw.IntegerField(null=True)
     provider_status = pw.CharField(max_length=32, default="")  # the last CallStatus the provider sent
+    test = pw.BooleanField(default=False)  # an account manager's test call (calls/service.py test_call)
 
     class Meta:
         # The caller's history at a firm; the firm's call log, newest first, page by page (keyset).
@@ -76,9 +77,10 @@ class Call(BaseModel):
 
     @classmethod
     def arrive(cls, sid: str, *, to: str, caller: str, forwarded_from: str, region: str,
-               at: dt.datetime | None = None) -> tuple["Call", bool]:
+               at: dt.datetime | None = None, test_by: User | None = None) -> tuple["Call", bool]:
         """Record an inbound call once, however often the provider delivers it. Returns (call, created).
-        Numbers are compared in E.164, whatever format the carrier sent."""
+        Numbers are compared in E.164, whatever format the carrier sent. ``test_by``: a test call that
+        user makes (calls/service.py), created already taken by them."""
         at = at or utcnow()
         to_e164, forwarded_e164 = phones.lenient_e164(to, region), phones.lenient_e164(forwarded_from, region)
         tenant = cls.resolve_tenant(to_e164, forwarded_e164)
@@ -90,6 +92,11 @@ class Call(BaseModel):
         # The one lookup blocking adds, and only for a known firm and a caller who shows a number.
         if tenant and caller_e164 and BlockedNumber.blocks(tenant.id, caller_e164):
             status = BLOCKED
+        taken = {}
+        if test_by is not None:
+            # Never waiting, so never offered to an operator; answered whatever the hours.
+            status = ANSWERED
+            taken = dict(test=True, claimed_by=test_by, claimed_at=at, answered_at=at, wait_seconds=0)
         try:
             # One INSERT, atomic by itself; the unique CallSid turns a repeated delivery away.
             # What is no number is kept as sent, as much of it as the column holds.
@@ -97,7 +104,7 @@ class Call(BaseModel):
                 sid=sid, tenant=tenant, status=status, after_hours=after_hours, arrived_at=at,
                 to_number=_fit(to_e164 or to or "", cls.to_number),
                 forwarded_from=_fit(forwarded_e164 or forwarded_from or "", cls.forwarded_from),
-                from_number=_fit(caller_e164 or "", cls.from_number))
+                from_number=_fit(caller_e164 or "", cls.from_number), **taken)
         except pw.IntegrityError:
             return cls.get(cls.sid == sid), False
         return call, True
@@ -193,7 +200,8 @@ class OperatorPresence(BaseModel):
         is saved (or they take another); else ``available`` or ``break``."""
         from ..messages.models import Message  # messages build on calls
 
-        own = Call.select().where(Call.claimed_by == self.user_id)
+        # A test call (calls/service.py) is never ended by a provider: it does not keep its maker busy.
+        own = Call.select().where((Call.claimed_by == self.user_id) & (Call.test == False))  # noqa: E712
         current = own.where(Call.status == ANSWERED).order_by(Call.claimed_at.desc()).first()
         if current is not None:
             return "on_call", current.answered_at or current.claimed_at

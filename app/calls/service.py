@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 from ..accounts.models import User
+from ..tenants.models import Tenant, TenantNumber
 from . import provider
 from .models import Call
 
@@ -27,3 +30,23 @@ def take(app, call_id: int, user: User) -> None:
             Call.release(call_id, user)
             app.state.events.publish("calls", {"event": "waiting", "call": call_id})
             raise
+
+
+class NoTestCall(Exception):
+    """The firm has no number a call could reach it on (or its number leads elsewhere)."""
+
+
+def test_call(tenant: Tenant, user: User, region: str) -> Call:
+    """A simulated call to the firm's first number, found its firm the way the voice webhook finds a
+    real call's (``Call.arrive``: a dedicated number dialled, or the firm's own line forwarded). It is
+    taken by ``user`` at once and marked as a test, so no operator is offered it; a message saved on
+    it is a real message to the firm."""
+    number = tenant.numbers.order_by(TenantNumber.position).first()
+    if number is None:
+        raise NoTestCall(tenant.slug)
+    dialled = {"to": number.number, "forwarded_from": ""} if number.kind == "dedicated" else {
+        "to": "", "forwarded_from": number.number}
+    call, _ = Call.arrive(f"TEST{uuid.uuid4().hex}", caller="", region=region, test_by=user, **dialled)
+    if call.tenant_id != tenant.id:
+        raise NoTestCall(tenant.slug)
+    return call

@@ -37,7 +37,8 @@ def users(request: Request):
         return _page(request, owner)
     form = {"email": request.state.form.get("email", ""), "name": request.state.form.get("name", "")}
     try:
-        invitation = firm_users.invite(request.app.state.settings, owner, form["email"], form["name"])
+        invitation = firm_users.invite(request.app.state.settings, owner.tenant, owner, form["email"],
+                                        form["name"])
     except firm_users.Problems as problems:
         return _page(request, owner, form=form, errors=problems.errors, status_code=400)
     return _page(request, owner, notice=i18n.gettext("An invitation has been sent to {email}.").format(

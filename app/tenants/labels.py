@@ -31,3 +31,8 @@ CALL_STATUS_LABELS = {
     "announced": N_("After-hours announcement"), "blocked": N_("Blocked"),
 }
 PRESENCE_LABELS = {"in": N_("In"), "out": N_("Out"), "away": N_("Away"), "off": N_("Off today")}
+# How a version of a firm's configuration was saved (TenantVersion.via).
+VIA_LABELS = {
+    "file": N_("File import"), "browser": N_("Browser"), "api": N_("API"), "restore": N_("Restore"),
+    "wizard": N_("New-firm wizard"), "request": N_("Change request"), "baseline": N_("As it was before versions"),
+}
