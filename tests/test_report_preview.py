@@ -216,3 +216,37 @@ def test_the_firm_page_links_each_report_to_its_preview_for_managers_only(law, c
     log_in(client, operator)
     assert "/preview" not in client.get("/firms/law").text
     assert client.get("/firms/law/reports/evening/preview").status_code == 403
+
+
+def test_fuzzing_the_preview_as_a_supervisor_finds_no_server_error_and_no_undocumented_answer(law, client, supervisor):
+    """The shared fuzz test uses tokens the preview refuses (403); here one it serves."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings as hypothesis_settings, strategies as st
+    from schemathesis import GenerationMode
+
+    from .test_fuzz_api import CHECKS, _send
+
+    take(law, jst(2026, 11, 20, 10))
+    headers = bearer(supervisor)
+    schema = schemathesis.openapi.from_dict(client.get("/api/v1/openapi.json").json())
+    operation = schema.find_operation_by_path("POST", "/api/v1/tenants/{slug}/reports/{key}/preview")
+    real = {"slug": law.slug, "key": "evening"}
+    strategy = st.one_of(*(operation.as_strategy(generation_mode=mode, **extra)
+                           for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+                           for extra in ({}, {"path_parameters": real})))
+    failures, served = [], []
+
+    @hypothesis_settings(max_examples=120, deadline=None, database=None, derandomize=True, phases=[Phase.generate],
+                         suppress_health_check=list(HealthCheck))
+    @given(case=strategy)
+    def fuzz(case):
+        response = _send(client, case, headers)
+        served.append(response.status_code)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, BaseExceptionGroup) as exc:
+            failures.append(f"{case.method} {case.formatted_path} {case.body!r} → {response.status_code}: {exc}"[:2000])
+
+    fuzz()
+    assert not failures, "\n\n".join(failures[:5])
+    assert 200 in served and 422 in served  # real previews were made, and bad times refused
