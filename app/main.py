@@ -27,6 +27,7 @@ from .portal import (
     block_link, calls as portal_calls, requests as portal_requests, users as portal_users, views as portal,
 )
 from .presence import views as presence
+from .reports import views as report_previews
 from .settings import PROJECT_ROOT, Settings
 from .supervisor import views as supervisor
 from .tenants import editor, history as firm_history, views as firms, wizard
@@ -102,6 +103,9 @@ routes = [
     Route("/firms/{slug}/test-call", wizard.test_call, methods=POST),
     Route("/firms/{slug}/reports", deliveries.archive, methods=GET),
     Route("/firms/{slug}/reports/{id:id}.{kind}", deliveries.archived, methods=GET),
+    Route("/firms/{slug}/reports/{key}/preview", report_previews.page, methods=[*GET, *POST]),
+    Route("/firms/{slug}/reports/{key}/preview/email.html", report_previews.email_html, methods=GET),
+    Route("/firms/{slug}/reports/{key}/preview/fax.pdf", report_previews.fax_pdf, methods=GET),
 
     Route("/admin", admin.dashboard, methods=GET),
     Route("/admin/requests", admin_requests.queue, methods=GET),
@@ -134,6 +138,7 @@ routes = [
     Route("/api/v1/tenants/{slug}", api_tenants.replace_tenant, methods=["PUT"]),
     Route("/api/v1/tenants/{slug}/versions", api_tenants.list_versions, methods=GET),
     Route("/api/v1/tenants/{slug}/versions/{n:id}", api_tenants.get_version, methods=GET),
+    Route("/api/v1/tenants/{slug}/reports/{key}/preview", api_tenants.preview_report, methods=POST),
     Route("/api/v1/tenants/{slug}/staff", api_board.list_staff, methods=GET),
     Route("/api/v1/tenants/{slug}/staff/{key}", api_board.update_staff, methods=["PATCH"]),
     Route("/api/v1/tenants/{slug}/notices", api_board.list_notices, methods=GET),

@@ -19,11 +19,14 @@ API_FIRM_ROUTES = [(method, r.path) for r in routes if isinstance(r, Route) and 
 ENTITLED = {"/firms/{slug}/export.toml": "admin",  # a firm's configuration file is for staff only
             "/firms/{slug}/edit": "admin", "/firms/{slug}/edit/preview": "admin",
             "/firms/{slug}/history": "admin", "/firms/{slug}/history/diff": "admin",
-            "/firms/{slug}/history/{n:id}/restore": "admin", "/firms/{slug}/test-call": "admin"}
+            "/firms/{slug}/history/{n:id}/restore": "admin", "/firms/{slug}/test-call": "admin",
+            # what a firm's report will look like is for those who answer for it
+            **{f"/firms/{{slug}}/reports/{{key}}/preview{page}": "supervisor" for page in ("", "/email.html", "/fax.pdf")}}
 POST_ONLY = {r.path for r in routes if isinstance(r, Route) and "GET" not in r.methods}
 # API routes only the service's staff may use on a firm; the firm's own token gets 403 there.
 API_ENTITLED = {("PUT", "/api/v1/tenants/{slug}"): "admin", ("GET", "/api/v1/tenants/{slug}/versions"): "admin",
-                ("GET", "/api/v1/tenants/{slug}/versions/{n:id}"): "admin"}
+                ("GET", "/api/v1/tenants/{slug}/versions/{n:id}"): "admin",
+                ("POST", "/api/v1/tenants/{slug}/reports/{key}/preview"): "supervisor"}
 
 
 def _archived_run(tenant):
@@ -47,6 +50,14 @@ def _staff_key(tenant) -> str:
     return Staff.create(tenant=tenant, key="yamada", name=f"{tenant.name}の山田").key
 
 
+def _report_key(tenant) -> str:
+    from app.tenants.models import Recipient, ReportRule
+
+    rule = ReportRule.create(tenant=tenant, key="evening", at=["18:00"], days=["mon", "tue", "wed", "thu", "fri"])
+    Recipient.create(report=rule, channel="email", to=[f"office@{tenant.slug}.example"], to_staff=[])
+    return rule.key
+
+
 def _version_number(tenant) -> str:
     from app.tenants import store
 
@@ -63,7 +74,7 @@ def _fill(path: str, tenant) -> str:
     """The route's path with every parameter naming a real object of ``tenant``: an outsider must be
     refused the object, not merely a URL that names nothing."""
     values = {"slug": lambda: tenant.slug, "kind": lambda: "pdf", "number": lambda: _blocked_number(tenant),
-              "key": lambda: _staff_key(tenant), "n": lambda: _version_number(tenant),
+              "key": lambda: _report_key(tenant) if "/reports/" in path else _staff_key(tenant), "n": lambda: _version_number(tenant),
               "id": lambda: _notice_id(tenant) if "/notices/" in path else str(_archived_run(tenant).id)}
     for name in re.findall(r"{(\w+)(?::\w+)?}", path):
         assert name in values, f"{path}: add a real object for {{{name}}} to this test"

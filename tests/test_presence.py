@@ -342,3 +342,12 @@ def test_a_firm_or_staff_member_that_does_not_exist_is_404(client, firm, operato
     response = client.patch("/api/v1/tenants/firm-a/staff/nobody", headers=bearer(operator), json={"presence": "out"})
     assert response.status_code == 404 and set(response.json()["errors"]) == {"key"}
     assert client.delete("/api/v1/tenants/firm-a/notices/999", headers=bearer(operator)).status_code == 404
+
+
+def test_a_notice_said_to_start_centuries_ago_is_answered_with_a_time_in_whole_minutes_offset(client, alice):
+    # Tokyo kept local mean time (+09:18:59) before 1888: no offset a date-time in ISO 8601 can carry.
+    headers = {"Authorization": f"Bearer {create_token(alice.email)[1]}"}
+    response = client.post(f"/api/v1/tenants/{alice.tenant.slug}/notices", headers=headers,
+                           json={"text": "休業", "starts_at": "1122-08-16T05:56:41+20:24"})
+    assert response.status_code == 201
+    assert response.json()["starts_at"] == "1122-08-15T09:32:41+00:00"

@@ -16,6 +16,7 @@ from ..tenants.models import Tenant
 ADMIN, SUPERVISOR, OPERATOR, CLIENT = "admin", "supervisor", "operator", "client"
 ROLES = (ADMIN, SUPERVISOR, OPERATOR, CLIENT)
 STAFF_ROLES = frozenset({ADMIN, SUPERVISOR, OPERATOR})
+MANAGERS = frozenset({ADMIN, SUPERVISOR})  # who answer for what goes out: deliveries, report previews
 
 _hasher = PasswordHasher()  # argon2id with the library's recommended parameters
 

@@ -338,6 +338,44 @@ def _config_paths(time: dict) -> dict:
                     "responses": {"200": _json("The versions.", {"type": "object", "properties": {
                         "versions": {"type": "array", "items": version}}}), **COMMON, **NO_FIRM, **admin_only}},
         },
+        "/api/v1/tenants/{slug}/reports/{key}/preview": {
+            "parameters": [slug, {"name": "key", "in": "path", "required": True, "schema": {"type": "string"},
+                                  "description": "The report's key in the tenant file."}],
+            "post": {
+                "summary": "The report a run would make now, without sending or recording anything",
+                "description": "The period runs from the report's scheduled time before at up to at; a time "
+                               "that is not one of its scheduled times previews the report as if made then "
+                               "(the current period so far, say). Nothing is sent, no run or delivery is "
+                               "recorded: the real report of that time is unchanged.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"at": {
+                        **time, "type": ["string", "null"],
+                        "description": "ISO 8601 with its offset, 2000 to 2099. Default: the report's next "
+                                       "scheduled time."}}}}}},
+                "responses": {
+                    "200": _json("The report of that time.", {"type": "object", "required": [
+                        "period", "messages", "email", "sms", "skipped"], "properties": {
+                        "period": {"type": "object", "required": ["since", "until"],
+                                   "properties": {"since": time, "until": time},
+                                   "description": "Messages taken after since, up to until (the firm's zone)."},
+                        "messages": {"type": "array", "items": {"type": "integer"},
+                                     "description": "The ids of the messages it carries, in its order "
+                                                    "(urgent first)."},
+                        "email": {"type": ["object", "null"], "required": ["subject", "text", "html"],
+                                  "properties": {"subject": {"type": "string"}, "text": {"type": "string"},
+                                                 "html": {"type": "string"}},
+                                  "description": "null when skipped."},
+                        "sms": {"type": ["string", "null"],
+                                "description": "The SMS its SMS recipients get; null when it has none, or skipped."},
+                        "skipped": {"type": "boolean",
+                                    "description": "No messages, and the report sends nothing for an empty period."}}}),
+                    **COMMON, **TOO_LARGE,
+                    "403": _errors("Only an admin's or a supervisor's token previews reports."),
+                    "404": _errors("No such firm, or another firm's (slug); no such report (key)."),
+                    "422": _errors("Not a JSON object; at not an ISO 8601 time with its offset (at); or the "
+                                   "report has no scheduled time ahead and at is not given.")},
+            },
+        },
         "/api/v1/tenants/{slug}/versions/{n}": {
             "parameters": [slug, {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"},
                                   "description": "The version's number."}],

@@ -6,11 +6,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..accounts.models import ADMIN, STAFF_ROLES, User
+from ..accounts.models import ADMIN, MANAGERS, STAFF_ROLES, User
 from ..i18n import _
 from ..tenants import store
 from ..tenants.config import TenantFileError, from_json, validate
-from ..tenants.models import Tenant
+from ..reports import preview
+from ..tenants.models import ReportRule, Tenant
 from ..tenants.versions import TenantVersion
 from .v1 import ApiError, endpoint, firm
 
@@ -110,3 +111,27 @@ def get_version(request: Request, user: User, body) -> Response:
     if version is None:
         raise ApiError(404, {"n": _("This firm has no such version.")})
     return JSONResponse({**version.config, "version": version.number})
+
+
+@endpoint
+def preview_report(request: Request, user: User, body: dict) -> Response:
+    """The report a run at ``at`` would make now (preview.py), without sending or recording anything."""
+    tenant = firm(request, user)
+    _require(user, MANAGERS)
+    rule = ReportRule.get_or_none(ReportRule.tenant == tenant, ReportRule.key == request.path_params["key"])
+    if rule is None:
+        raise ApiError(404, {"key": _("This firm has no report with this key.")})
+    if body.get("at") is None:
+        at = preview.next_time(rule, tenant)
+        if at is None:
+            raise ApiError(422, {"at": _("This report has no scheduled time ahead: name one.")})
+    elif (at := preview.parse_at(body["at"])) is None:
+        raise ApiError(422, {"at": preview.bad_at()})
+    made = preview.preview(request.app.state.settings, tenant, rule, at, forms={"sms"})
+    rendered, zone = made.rendered, tenant.zone
+    return JSONResponse({
+        "period": {"since": made.start.astimezone(zone).isoformat(), "until": made.end.astimezone(zone).isoformat()},
+        "messages": [m.id for m in made.messages],
+        "email": {"subject": rendered.subject, "text": rendered.text, "html": rendered.html} if rendered else None,
+        "sms": rendered.sms if rendered and "sms" in made.delivered else None,
+        "skipped": made.skipped})

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from ..accounts.models import ADMIN, STAFF_ROLES, SUPERVISOR
+from ..accounts.models import MANAGERS, STAFF_ROLES
 from ..i18n import N_
 from ..reports.models import ReportRun
 from ..tenants.models import Tenant
@@ -23,7 +23,6 @@ from ..web.templates import render
 from . import service
 from .models import FAILED, RETRY, Delivery
 
-MANAGERS = frozenset({ADMIN, SUPERVISOR})
 OUTBOX_CHANNELS = ("email", "sms", "fax")
 OUTBOX_TYPES = {".eml": "text/plain; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".pdf": "application/pdf"}
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

@@ -131,4 +131,8 @@ def next_change(tenant: Tenant, now: dt.datetime | None = None) -> dt.datetime |
 def _iso(value: dt.datetime | None, zone: ZoneInfo | None = None) -> str | None:
     if value is None:
         return None
-    return (value.astimezone(zone) if zone else value).isoformat()
+    local = value.astimezone(zone) if zone else value
+    # Before standard time a zone keeps local mean time (Tokyo: +09:18:59); ISO 8601 / RFC 3339
+    # offsets are whole minutes, so such a time (a notice "starting" in 1122) is written in UTC.
+    offset = local.utcoffset()
+    return (local if offset is None or offset.seconds % 60 == 0 else value.astimezone(dt.UTC)).isoformat()

@@ -177,10 +177,11 @@ def block_link(settings, tenant: Tenant, number: str) -> str:
 
 
 def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: dt.datetime,
-           messages: list[Message], setup: Setup) -> Rendered:
-    """Every form of one report its recipients' channels need."""
+           messages: list[Message], setup: Setup, channels: set[str] | None = None) -> Rendered:
+    """Every form of one report its recipients' channels need (the e-mail always: it is archived);
+    ``channels`` chooses other forms instead (a preview shows the SMS and fax of any report)."""
     env = environment(tenant.slug)
-    channels = {r.channel for r in setup.recipients}
+    channels = {r.channel for r in setup.recipients} if channels is None else channels
     # The firm's language for all of it, labels made in Python included, whatever the process's own
     # (the command line's is English, a thread's the default).
     with i18n.use_locale(tenant.language):

@@ -54,18 +54,47 @@ class Made:
     deliveries: tuple[int, ...] = ()  # the ids of those it recorded
 
 
+@dataclass
+class Composed:
+    """The report of ``rule`` at a time, as made but not recorded: what a run stores, what a preview shows."""
+
+    start: dt.datetime
+    end: dt.datetime
+    messages: list
+    rendered: render.Rendered | None  # None: no messages and the report skips empty periods
+    delivered: frozenset[str]  # the channels its recipients get it by
+
+    @property
+    def skipped(self) -> bool:
+        return self.rendered is None
+
+
+def compose(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime, setup: render.Setup | None = None,
+            channels: set[str] | None = None, even_empty: bool = False) -> Composed:
+    """The one way a report is made, for a run and for a preview alike: the period from the previous
+    scheduled time to ``at``, the messages in it its filters let through, rendered. ``channels``: the
+    forms to render besides the e-mail (default: its recipients'); ``even_empty``: render a report
+    that skips empty periods all the same (a test send)."""
+    setup = setup or render.Setup.of_rules([rule])[rule.id]
+    delivered = frozenset(r.channel for r in setup.recipients)
+    start = schedule.previous_time(rule, tenant, at)
+    messages = render.covered(tenant, rule, start, at)
+    if not messages and rule.when_empty == "skip" and not even_empty:
+        return Composed(start, at, messages, None, delivered)
+    rendered = render.report(settings, tenant, rule, start, at, messages, setup, channels)
+    return Composed(start, at, messages, rendered, delivered)
+
+
 def make_run(settings, tenant: Tenant, rule: ReportRule, at: dt.datetime,
              setup: render.Setup | None = None) -> Made | None:
     """The run of ``rule`` at ``at``, with its deliveries; None when it exists already (the callers
     look first, in one query for many; the unique index settles a race)."""
     setup = setup or render.Setup.of_rules([rule])[rule.id]
-    start = schedule.previous_time(rule, tenant, at)
-    messages = render.covered(tenant, rule, start, at)
-    skipped = not messages and rule.when_empty == "skip"
+    made = compose(settings, tenant, rule, at, setup)
+    start, messages, skipped, rendered = made.start, made.messages, made.skipped, made.rendered
     values = {"tenant": tenant, "rule": rule, "rule_key": rule.key, "scheduled_at": at, "period_start": start,
               "message_count": len(messages), "skipped": skipped}
-    if not skipped:
-        rendered = render.report(settings, tenant, rule, start, at, messages, setup)
+    if rendered is not None:
         values.update(subject=rendered.subject, text=rendered.text, html=rendered.html, sms=rendered.sms,
                       pdf=rendered.pdf)
     try:

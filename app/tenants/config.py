@@ -10,6 +10,7 @@ is a plain equality and export → import → export is stable by construction.
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -261,6 +262,13 @@ def _check_ranges(checker: _Checker, text: str, where: str) -> str:
     return ",".join(f"{a}-{b}" for a, b in ranges)
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """Read from the system's zone files once: a walk of the folder costs as much as the rest of a
+    large firm's check."""
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None = None) -> tuple[dict, list[Problem]]:
     """Check a tenant table; return its canonical form and every problem found (empty when valid).
     Each key is read as schema.py declares it; then the rules that involve several keys."""
@@ -293,7 +301,7 @@ def _slug(c: _Checker, slug: str, where: str) -> str:
 
 def _timezone(c: _Checker, timezone: str, where: str) -> str:
     timezone = timezone or "Asia/Tokyo"
-    if timezone not in zoneinfo.available_timezones():
+    if timezone not in _time_zones():
         c.add(where, _("{value} is not an IANA time zone such as \"Asia/Tokyo\"").format(value=_q(timezone)))
     return timezone
 

@@ -20,12 +20,25 @@ TENANT_FILE = "tenant.toml"
 
 
 def snapshot(tenant: Tenant) -> dict:
-    """The tenant's configuration in canonical form (the same shape ``config.validate`` returns)."""
+    """The tenant's configuration in canonical form (the same shape ``config.validate`` returns).
+    A fixed number of queries however many call types and reports (a save reads it every time)."""
     hours = None
     if tenant.hours is not None:
         hours = {**{d: tenant.hours.get(d, "") for d in WEEKDAYS},
                  "closed_on_holidays": tenant.holiday_calendar or False,
                  "after_hours": tenant.after_hours, "after_hours_message": tenant.after_hours_message}
+    call_types = list(tenant.call_types.order_by(CallType.position))
+    fields: dict[int, list[CallTypeField]] = {ct.id: [] for ct in call_types}
+    for f in CallTypeField.select().where(CallTypeField.call_type.in_(list(fields))).order_by(CallTypeField.position):
+        fields[f.call_type_id].append(f)
+    reports = list(tenant.reports.order_by(ReportRule.position))
+    notify = list(tenant.notify_rules.order_by(NotifyRule.position))
+    by_report: dict[int, list[dict]] = {r.id: [] for r in reports}
+    by_notify: dict[int, list[dict]] = {n.id: [] for n in notify}
+    for r in Recipient.select().where(Recipient.report.in_(list(by_report)) | Recipient.notify.in_(list(by_notify))) \
+            .order_by(Recipient.position):
+        (by_report[r.report_id] if r.report_id else by_notify[r.notify_id]).append(
+            {"channel": r.channel, "to": r.to, "to_staff": r.to_staff})
     return {
         "slug": tenant.slug, "name": tenant.name, "name_kana": tenant.name_kana, "language": tenant.language,
         "timezone": tenant.timezone, "region": tenant.region, "answer_phrase": tenant.answer_phrase,
@@ -35,20 +48,18 @@ def snapshot(tenant: Tenant) -> dict:
         "hours": hours,
         "staff": [{"key": s.key, "name": s.name, "name_kana": s.name_kana, "title": s.title, "email": s.email,
                    "mobile": s.mobile, "fax": s.fax} for s in tenant.staff.order_by(Staff.position)],
-        "call_types": [_call_type(ct) for ct in tenant.call_types.order_by(CallType.position)],
+        "call_types": [_call_type(ct, fields[ct.id]) for ct in call_types],
         "reports": [{"key": r.key, "at": r.at, "days": r.days, "skip_holidays": r.skip_holidays,
                      "include_categories": r.include_categories, "exclude_categories": r.exclude_categories,
                      "only_for_staff": r.only_for_staff, "urgent_only": r.urgent_only, "when_empty": r.when_empty,
-                     "deliver": _recipients(r.recipients)}
-                    for r in tenant.reports.order_by(ReportRule.position)],
-        "notify": [{"urgent": n.urgent, "categories": n.categories, "deliver": _recipients(n.recipients)}
-                   for n in tenant.notify_rules.order_by(NotifyRule.position)],
+                     "deliver": by_report[r.id]}
+                    for r in reports],
+        "notify": [{"urgent": n.urgent, "categories": n.categories, "deliver": by_notify[n.id]} for n in notify],
         "plan": tenant.plan,
     }
 
 
-def _call_type(ct: CallType) -> dict:
-    fields = list(ct.fields.order_by(CallTypeField.position))
+def _call_type(ct: CallType, fields: list[CallTypeField]) -> dict:
     standard = [f for f in fields if f.standard]
     return {
         "key": ct.key, "label": ct.label, "category": ct.category, "script": ct.script,
@@ -58,10 +69,6 @@ def _call_type(ct: CallType) -> dict:
         "extra_fields": [{"key": f.key, "label": f.label, "type": f.type, "options": f.options,
                           "required": f.required, "readback": f.readback} for f in fields if not f.standard],
     }
-
-
-def _recipients(query) -> list[dict]:
-    return [{"channel": r.channel, "to": r.to, "to_staff": r.to_staff} for r in query.order_by(Recipient.position)]
 
 
 def export(slug: str) -> str:
@@ -224,7 +231,7 @@ def _record(config: dict, tenant: Tenant | None, before: dict | None, *, actor: 
         if not Tenant.update(version=Tenant.version + 1).where(Tenant.id == tenant.id,
                                                                Tenant.version == tenant.version).execute():
             raise stale(Tenant.get_by_id(tenant.id), tenant.version)
-    tenant = apply(config, tenant)
+    tenant = apply(config, tenant, before)
     number = tenant.version if before is not None else 1
     if before is None:
         Tenant.update(version=1).where(Tenant.id == tenant.id).execute()
@@ -264,9 +271,11 @@ def versions(tenant: Tenant):
     return TenantVersion.select().where(TenantVersion.tenant == tenant).order_by(TenantVersion.number.desc())
 
 
-def apply(config: dict, tenant: Tenant | None) -> Tenant:
+def apply(config: dict, tenant: Tenant | None, before: dict | None = None) -> Tenant:
     """Make the database match ``config``. Rows that others may refer to (staff, call types, reports)
-    keep their ids when their key stays; numbers of an existing tenant must be deleted by the caller."""
+    keep their ids when their key stays; numbers of an existing tenant must be deleted by the caller.
+    ``before``: the firm's configuration as it is (a snapshot): staff, call types and reports that
+    stay as they were, in the same place, are not written again (an edit changes one or two)."""
     hours = config["hours"]
     values = dict(
         slug=config["slug"], name=config["name"], name_kana=config["name_kana"], language=config["language"],
@@ -288,11 +297,12 @@ def apply(config: dict, tenant: Tenant | None) -> Tenant:
     TenantNumber.insert_many([{"tenant": tenant, "number": n["number"], "kind": n["kind"], "position": i}
                               for i, n in enumerate(config["numbers"])]).execute()
 
-    _sync_by_key(Staff, tenant, config["staff"], lambda row, item: None)
-    _sync_by_key(CallType, tenant, config["call_types"], _write_fields,
+    before = before or {}
+    _sync_by_key(Staff, tenant, config["staff"], before.get("staff"), lambda row, item: None)
+    _sync_by_key(CallType, tenant, config["call_types"], before.get("call_types"), _write_fields,
                  skip=("fields", "required", "readback", "extra_fields"))
-    _sync_by_key(ReportRule, tenant, config["reports"], lambda row, item: _write_recipients(item, report=row),
-                 skip=("deliver",))
+    _sync_by_key(ReportRule, tenant, config["reports"], before.get("reports"),
+                 lambda row, item: _write_recipients(item, report=row), skip=("deliver",))
 
     NotifyRule.delete().where(NotifyRule.tenant == tenant).execute()
     for i, item in enumerate(config["notify"]):
@@ -301,9 +311,14 @@ def apply(config: dict, tenant: Tenant | None) -> Tenant:
     return tenant
 
 
-def _sync_by_key(model, tenant: Tenant, items: list[dict], write_children, skip: tuple[str, ...] = ()) -> None:
-    rows = {row.key: row for row in model.select().where(model.tenant == tenant)}
+def _sync_by_key(model, tenant: Tenant, items: list[dict], before: list[dict] | None, write_children,
+                 skip: tuple[str, ...] = ()) -> None:
+    rows = {row.key: row for row in model.select(model.id, model.key).where(model.tenant == tenant)}
+    before = before or []
     for position, item in enumerate(items):
+        if position < len(before) and before[position] == item:  # as it was, where it was
+            rows.pop(item["key"], None)
+            continue
         values = {k: v for k, v in item.items() if k not in skip}
         row = rows.pop(item["key"], None)
         if row is None:
