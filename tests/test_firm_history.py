@@ -67,7 +67,7 @@ def test_version_numbers_that_name_no_version_get_a_clear_error_at_the_field_not
                   {"from": "１", "to": "2"}, {"from": "1"}, {"from": "9" * 40, "to": "1"}):
         response = client.get(f"/firms/{firm_a.slug}/history/diff", params=wrong)
         assert response.status_code == 422, wrong
-        assert "この事業者の版を選んでください（1〜2 の番号）。" in response.text
+        assert "この顧客の版を選んでください（1〜2 の番号）。" in response.text
         assert f'value="{wrong["from"]}"' in response.text  # what was typed stays
 
 

@@ -46,7 +46,7 @@ def test_the_wizard_creates_a_firm_at_version_1_and_mails_its_owner_an_invitatio
     assert "平日 9:00〜18:00" in page and 'value="weekdays-9-18" checked' in page
     response = wizard(mailing)
     assert response.status_code == 200, response.text
-    assert "事業者を登録しました（第 1 版、新規登録ウィザード）。" in response.text
+    assert "顧客を登録しました（第 1 版、新規登録ウィザード）。" in response.text
     assert "ichiro@aozora.example.jp に招待メールを送りました" in response.text
     assert 'action="/firms/aozora/test-call"' in response.text
     assert 'href="/firms/aozora/reports/evening/preview"' in response.text
@@ -71,7 +71,7 @@ def test_the_wizard_creates_a_firm_at_version_1_and_mails_its_owner_an_invitatio
     (recipients, mail), = inbox.wait_for(1)
     assert recipients == ["ichiro@aozora.example.jp"] and "青空会計事務所" in mail["Subject"]
     text = mail.get_body(("plain",)).get_content()
-    assert "あなたが事業者の管理者になります。" in text
+    assert "あなたが顧客の管理者になります。" in text
     (link,) = set(re.findall(r"http://testserver(/invite/\S+)", text))
     mailing.post("/logout", data={"csrf_token": csrf_token(mailing, "/admin")})
     accepted = mailing.post(link, data={"password": "a long enough password", "confirm_password":
@@ -105,7 +105,7 @@ def test_mistakes_are_shown_at_their_fields_with_everything_typed_kept_and_nothi
 def test_a_slug_or_number_another_firm_has_is_refused_at_its_field(client, admin, firm_a):
     log_in(client, admin)
     page = wizard(client, slug="firm-a").text
-    assert "firm-a はすでに事業者 firm-a 株式会社 のスラッグです" in error_at(page, "slug")
+    assert "firm-a は顧客「firm-a 株式会社」のスラッグとして使われています" in error_at(page, "slug")
     page = wizard(client, number=["", "０３－１１１１－２２２２", ""]).text
     assert "firm-a" in error_at(page, "number-1") and error_at(page, "number-0") == ""
     assert Tenant.by_slug("aozora") is None
@@ -120,7 +120,7 @@ def test_numbers_and_slugs_are_checked_as_they_are_typed(client, admin, firm_a):
 
     assert "03-1111-2222 はすでに firm-a 株式会社 の番号です。" in number("0311112222")
     assert "電話番号として正しくありません" in number("03-12")
-    assert "050-1234-5678: まだどの事業者も使っていません。" in number("+81 50 1234 5678")
+    assert "050-1234-5678: まだどの顧客も使っていません。" in number("+81 50 1234 5678")
 
     def slug(text):
         return client.get("/firms/new/slug", params={"slug": text}, headers=htmx).text

@@ -67,7 +67,7 @@ def test_a_manager_creates_a_firm_runs_its_test_call_and_restores_an_old_version
     wait(d).until(lambda d: "すでに 山田法律事務所 の番号です。" in d.find_element(By.ID, "number-0-check").text)
     number.clear()
     number.send_keys("03-6000-1234")
-    wait(d).until(lambda d: "まだどの事業者も使っていません" in d.find_element(By.ID, "number-0-check").text)
+    wait(d).until(lambda d: "まだどの顧客も使っていません" in d.find_element(By.ID, "number-0-check").text)
 
     d.find_element(By.CSS_SELECTOR, "input[name='hours_template'][value='weekdays-sat-am']").click()
     assert d.find_element(By.NAME, "hours-sat").get_attribute("value") == "09:00-12:00"
@@ -75,7 +75,7 @@ def test_a_manager_creates_a_firm_runs_its_test_call_and_restores_an_old_version
     d.find_element(By.NAME, "owner_email").send_keys("ichiro@aozora.example.jp")
     fits(d, tmp_path, "wizard")
     d.find_element(By.CSS_SELECTOR, "form.wizard button[type=submit]").click()
-    wait(d).until(lambda d: "事業者を登録しました" in d.find_element(By.TAG_NAME, "main").text)
+    wait(d).until(lambda d: "顧客を登録しました" in d.find_element(By.TAG_NAME, "main").text)
     assert "ichiro@aozora.example.jp に招待メールを送りました" in d.find_element(By.TAG_NAME, "main").text
     fits(d, tmp_path, "created")
 
