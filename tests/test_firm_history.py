@@ -50,14 +50,14 @@ def test_the_diff_between_two_versions_shows_each_changed_key_old_and_new(client
     log_in(client, admin)
     page = client.get(f"/firms/{firm_a.slug}/history/diff", params={"from": 1, "to": 3}).text
     assert "第 1 版 → 第 3 版" in page
-    rows = dict(re.findall(r"<code>([^<]+)</code></th>\s*<td[^>]*><del>(.*?)</del></td>", page, re.S))
+    rows = dict(re.findall(r'<code class="muted">([^<]+)</code></th>\s*<td[^>]*><del>(.*?)</del></td>', page, re.S))
     assert set(rows) == {"name", "numbers[1]"}
     assert "firm-a 株式会社" in rows["name"] and "改名後の事務所" in page
-    # An item added to a list of tables is shown whole, key by key.
-    assert "+815037869999" in page and "dedicated" in page
+    # An item added to a list of tables is shown whole, its number as people write it.
+    assert "050-3786-9999" in page and "+815037869999" not in page
     # Without numbers: the latest against the one before.
     latest = client.get(f"/firms/{firm_a.slug}/history/diff").text
-    assert "第 2 版 → 第 3 版" in latest and "<code>name</code>" not in latest
+    assert "第 2 版 → 第 3 版" in latest and '<code class="muted">name</code>' not in latest
 
 
 def test_version_numbers_that_name_no_version_get_a_clear_error_at_the_field_not_a_500(client, admin, firm_a):

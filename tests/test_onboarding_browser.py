@@ -104,8 +104,8 @@ def test_a_manager_creates_a_firm_runs_its_test_call_and_restores_an_old_version
 
     d.find_element(By.CSS_SELECTOR, "#version-2 a.button").click()
     wait(d).until(lambda d: "第 1 版 → 第 2 版" in d.find_element(By.TAG_NAME, "h1").text)
-    assert "answer_phrase" in d.find_element(By.CSS_SELECTOR, "table.diff").text
-    assert "はい、青空会計です。" in d.find_element(By.CSS_SELECTOR, "table.diff").text
+    assert "answer_phrase" in d.find_element(By.CSS_SELECTOR, "table.changes-table").text
+    assert "はい、青空会計です。" in d.find_element(By.CSS_SELECTOR, "table.changes-table").text
     fits(d, tmp_path, "diff")
 
     d.back()

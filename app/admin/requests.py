@@ -15,8 +15,7 @@ from .views import ADMINS
 
 
 def _labels() -> dict:
-    return {"section_labels": change_requests.SECTION_LABELS, "status_labels": change_requests.STATUS_LABELS,
-            "by_section": change_requests.by_section}
+    return {"status_labels": change_requests.STATUS_LABELS}
 
 
 @view(roles=ADMINS)

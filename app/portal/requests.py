@@ -160,8 +160,8 @@ def _page(request: Request, firm, config: dict, *, form=None, errors=None, statu
         "firm": firm, "config": config, "form": form or form_from(config), "errors": errors or {},
         "requests": list(ChangeRequest.of_firm(firm)), "sent": int(sent) if sent.isdigit() else None,
         "staff_names": {s["key"]: s["name"] for s in config["staff"]},
-        "section_labels": change_requests.SECTION_LABELS, "status_labels": change_requests.STATUS_LABELS,
-        "by_section": change_requests.by_section, "open_sections": {_section(name) for name in errors or {}},
+        "status_labels": change_requests.STATUS_LABELS,
+        "open_sections": {_section(name) for name in errors or {}},
     }, status_code=status_code)
 
 

@@ -26,6 +26,7 @@ from ..messages import forms
 from ..web.auth import firm_for, view
 from ..web.templates import render
 from . import schema, store
+from .changes import label_of
 from .config import Problem, TenantFileError, validate
 from .models import Tenant
 from .schema import LISTS, SECTIONS, TENANT, Key
@@ -148,39 +149,6 @@ def errors_of(problems: list[Problem]) -> dict[str, str]:
     return errors
 
 
-def label_of(path: str) -> str:
-    """``call_types[1].required`` → "Call types 2 › Required", in the reader's language."""
-    words, key = [], TENANT
-    for part in path.split("."):
-        name, _bracket, index = part.partition("[")
-        key = key.sub(name) if key is not None else None
-        words.append(_(key.label) if key is not None else name)
-        if index:
-            words[-1] += f" {int(index.rstrip(']')) + 1}"
-    return " › ".join(words)
-
-
-def shown(value: Any, key: Key | None = None) -> str:
-    if key is not None and key.choice_labels and isinstance(value, (str, list)):
-        value = [_(key.choice_labels.get(v, v)) for v in value] if isinstance(value, list) else \
-            _(key.choice_labels.get(value, value))
-    if value is None or value == [] or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if isinstance(value, list):
-        return ", ".join(shown(v) for v in value)
-    if isinstance(value, dict):  # a whole item added or removed
-        return " / ".join(shown(v) for k, v in value.items() if v not in (None, "", [], False) and
-                          not isinstance(v, (list, dict)))
-    return str(value)
-
-
-def changes_in_words(changes: dict) -> list[dict]:
-    return [{"path": path, "label": label_of(path), "old": shown(old, schema.key_at(path)),
-             "new": shown(new, schema.key_at(path))} for path, (old, new) in changes.items()]
-
-
 def fingerprint(config: dict) -> str:
     """Of the configuration the manager reviewed: a save of anything else shows the diff again."""
     return hashlib.sha256(json.dumps(config, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
@@ -228,13 +196,13 @@ def edit(request: Request):
         return _page(request, tenant, raw, version, errors=errors_of(problems), status_code=422)
     changes = store.diff(store.snapshot(tenant), config)
     if action == "check" or form.get("_reviewed") != fingerprint(config):
-        return _page(request, tenant, raw, version, diff=changes_in_words(changes), reviewed=fingerprint(config))
+        return _page(request, tenant, raw, version, diff=changes, reviewed=fingerprint(config))
     try:
         saved = store.save(config, actor=request.state.user, via="browser", expected_version=version)
     except store.StaleVersion as exc:
         theirs = TenantVersion.get_or_none(TenantVersion.tenant == tenant, TenantVersion.number == exc.current)
         conflict = {"current": exc.current, "by": theirs.saved_by_label if theirs else "",
-                    "changes": changes_in_words(exc.changes)}
+                    "changes": exc.changes}
         return _page(request, tenant, raw, exc.current, conflict=conflict, status_code=409)
     except TenantFileError as exc:
         return _page(request, tenant, raw, version, errors=errors_of([p for _source, p in exc.problems]),

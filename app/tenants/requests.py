@@ -8,7 +8,6 @@ sections of the firm as it is then and keeps what anybody else changed in the ot
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 
 import peewee as pw
@@ -23,8 +22,6 @@ from .config import Problem, TenantFileError, as_file, validate
 from .models import Tenant
 
 SECTIONS = ("instructions", "staff", "hours", "recipients")
-SECTION_LABELS = {"instructions": N_("Instructions for operators"), "staff": N_("Staff"),
-                  "hours": N_("Hours and holidays"), "recipients": N_("Report recipients")}
 OPEN, APPROVED, DECLINED, WITHDRAWN = "open", "approved", "declined", "withdrawn"
 STATUS_LABELS = {OPEN: N_("Waiting for the answering service"), APPROVED: N_("Approved"),
                  DECLINED: N_("Declined"), WITHDRAWN: N_("Withdrawn")}
@@ -66,15 +63,6 @@ class ChangeRequest(BaseModel):
     @property
     def is_open(self) -> bool:
         return self.status == OPEN
-
-
-def by_section(changes: dict) -> list[tuple[str, list[tuple[str, object, object]]]]:
-    """{key path: [old, new]} grouped by the section each path is in, for reading."""
-    groups: dict[str, list] = {}
-    for path, (old, new) in changes.items():
-        head = re.match(r"[a-z_]*", path)[0]
-        groups.setdefault("recipients" if head == "reports" else head, []).append((path, old, new))
-    return list(groups.items())
 
 
 @dataclass

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 
 from .. import i18n, phones
 from ..tenants import labels
+from ..tenants.changes import changes_in_words
 from ..settings import PROJECT_ROOT
 from . import csrf
 
@@ -52,6 +53,7 @@ def _environment() -> jinja2.Environment:
     env.filters["localtime"] = localtime
     env.filters["read_aloud"] = phones.read_aloud
     env.globals["open_change_requests"] = open_change_requests
+    env.globals["changes_in_words"] = changes_in_words
     return env
 
 
