@@ -68,7 +68,7 @@ def test_an_approved_instruction_change_is_on_the_operators_next_screen_pop(brow
     browser.find_element(By.LINK_TEXT, "確認して対応する").click()
     wait(browser).until(lambda d: "/admin/requests/" in d.current_url)
     shoot(browser, tmp_path, "admin-request")
-    browser.find_element(By.XPATH, "//button[text()='承認して新しいバージョンとして保存']").click()
+    browser.find_element(By.XPATH, "//button[text()='承認して新しい版として保存']").click()
     wait(browser).until(lambda d: "承認しました" in d.find_element(By.CSS_SELECTOR, "p.notice").text)
 
     log_in(browser, server, *people["operator"])

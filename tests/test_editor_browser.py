@@ -109,10 +109,52 @@ def test_a_manager_fixes_a_mistake_in_the_hours_reorders_call_types_by_keyboard_
     manager.execute_script("arguments[0].scrollIntoView({block: 'center'})", save)
     save.click()
     notice = wait(manager).until(lambda d: d.find_element(By.CSS_SELECTOR, "p.notice[role=status]"))
-    assert f"バージョン {Tenant.by_slug('yamada-law').version} を保存しました" in notice.text
+    assert f"第 {Tenant.by_slug('yamada-law').version} 版を保存しました" in notice.text
 
     after = store.snapshot(Tenant.by_slug("yamada-law"))
     assert after["hours"]["wed"] == "10:00-18:00" and after["answer_phrase"] == "はい、山田法律事務所でございます。"
     assert [n["number"] for n in after["numbers"]] == [numbers[1], numbers[0], *numbers[2:]]
     assert [ct["key"] for ct in after["call_types"]][:2] == [before["call_types"][1]["key"],
                                                               before["call_types"][0]["key"]]
+
+
+def test_a_second_managers_stale_save_gets_the_conflict_with_the_others_change_and_keeps_her_input(
+        manager, server, database, tmp_path):
+    from app.accounts import service
+
+    service.add_user("second-manager@example.jp", "admin", password="correct horse battery staple")
+    other = chromium(tmp_path / "other")
+    try:
+        log_in(other, server, "second-manager@example.jp", "correct horse battery staple")
+        for driver in (manager, other):
+            driver.set_window_size(1366, 1000)
+            driver.get(server.url + "/firms/yamada-law/edit")
+            wait(driver).until(lambda d: d.find_element(By.ID, "f-answer_phrase"))
+
+        def confirm_and_save(driver):
+            driver.find_element(By.CSS_SELECTOR, ".editor-actions button.primary").click()
+            save = wait(driver).until(lambda d: d.find_element(By.CSS_SELECTOR, '#review button[value="save"]'))
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", save)
+            save.click()
+
+        # The first manager saves a new instruction while the second is still typing hers.
+        instructions = field(manager, "instructions")
+        instructions.clear()
+        instructions.send_keys("本日より営業電話はすべてお断りください。")
+        confirm_and_save(manager)
+        wait(manager).until(lambda d: d.find_element(By.CSS_SELECTOR, "p.notice[role=status]"))
+
+        phrase = field(other, "answer_phrase")
+        phrase.clear()
+        phrase.send_keys("お電話ありがとうございます。山田法律事務所の受付でございます。")
+        confirm_and_save(other)
+        conflict = wait(other).until(lambda d: d.find_element(By.CSS_SELECTOR, "#review.conflict"))
+        assert "本日より営業電話はすべてお断りください。" in conflict.text  # what the other one changed
+        assert field(other, "answer_phrase").get_attribute("value") == \
+            "お電話ありがとうございます。山田法律事務所の受付でございます。"
+        other.save_screenshot(str(tmp_path / "editor-conflict-1366.png"))
+        firm = Tenant.by_slug("yamada-law")
+        assert firm.instructions == "本日より営業電話はすべてお断りください。"
+        assert firm.answer_phrase != "お電話ありがとうございます。山田法律事務所の受付でございます。"
+    finally:
+        other.quit()

@@ -133,7 +133,7 @@ def test_the_diff_is_shown_before_saving_and_saving_makes_a_version(client, admi
     latest = TenantVersion.get(TenantVersion.number == version + 1)
     assert latest.via == "browser" and latest.saved_by.email == admin.email
     assert latest.changes == {"hours.wed": ["09:00-18:00", "10:00-18:00"]}
-    assert f"バージョン {version + 1} を保存しました" in client.get(saved.headers["location"]).text
+    assert f"第 {version + 1} 版を保存しました" in client.get(saved.headers["location"]).text
 
 
 def test_a_form_changed_after_its_diff_was_shown_shows_the_diff_again_instead_of_saving(client, admin, demo_firms):
