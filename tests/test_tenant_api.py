@@ -219,6 +219,10 @@ def test_an_admin_creates_a_firm_and_a_taken_slug_is_refused(client, law, admin)
     assert Tenant.by_slug("suzuki-clinic").name == "鈴木クリニック"
     again = client.post("/api/v1/tenants", json=body, headers=bearer(admin))
     assert again.status_code == 422 and "slug" in again.json()["errors"]
+    # /firms/new is the new-firm wizard: a firm there could never be opened.
+    body.update(slug="new", numbers=[{"number": "03-9999-0001", "kind": "forwarded"}])
+    reserved = client.post("/api/v1/tenants", json=body, headers=bearer(admin))
+    assert reserved.status_code == 422 and "new" in reserved.json()["errors"]["slug"]
 
 
 def test_a_client_reads_its_own_firm_and_may_change_nothing(client, law, firm_b, admin):

@@ -289,11 +289,17 @@ def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None =
     return config, c.problems
 
 
+# Slugs that are pages of their own under /firms/ (the new-firm wizard): a firm there could not be reached.
+RESERVED_SLUGS = frozenset({"new"})
+
+
 # One key's own format, beyond its kind.
 def _slug(c: _Checker, slug: str, where: str) -> str:
     if slug and not SLUG_RE.match(slug):
         c.add(where, _("{value} is not a valid slug; expected 2–40 lower-case letters, digits and hyphens")
               .format(value=_q(slug)))
+    elif slug in RESERVED_SLUGS:
+        c.add(where, _("“{slug}” is a page of its own: choose another slug.").format(slug=slug))
     elif slug and c.folder_slug is not None and slug != c.folder_slug:
         c.add(where, _("{value} must equal the folder name {folder}").format(value=_q(slug), folder=_q(c.folder_slug)))
     return slug

@@ -21,13 +21,12 @@ from ..i18n import N_, _
 from ..web.auth import firm_for, view
 from ..web.templates import render
 from . import store
-from .config import EMAIL_RE, SLUG_RE, TenantFileError, validate
+from .config import EMAIL_RE, RESERVED_SLUGS, SLUG_RE, TenantFileError, validate
 from .models import AFTER_HOURS_RULES, LANGUAGES, NUMBER_KINDS, WEEKDAYS, Tenant, TenantNumber
 
 ADMINS = frozenset({ADMIN})
 NUMBER_ROWS = 3
 # Paths of their own under /firms/: a firm with one of these slugs could not be reached.
-RESERVED_SLUGS = frozenset({"new"})
 
 # The 名乗り a firm starts with, in its language; the manager edits it at will.
 ANSWER_PHRASES = {"ja": "お電話ありがとうございます。{name}でございます。",
@@ -123,10 +122,8 @@ def field_of(path: str, rows: list[int]) -> str:
 
 
 def _own_checks(form: dict) -> dict[str, str]:
-    """What the file format does not know: a reserved slug, the owner's address and account."""
+    """What the file format does not know: the owner's address and account, the form's own choices."""
     errors = {}
-    if form["slug"] in RESERVED_SLUGS:
-        errors["slug"] = _("“{slug}” is a page of its own: choose another slug.").format(slug=form["slug"])
     if form["hours_template"] not in (*HOURS_TEMPLATES, CUSTOM):
         errors["hours_template"] = _("Choose the firm's hours.")
     if form["after_hours"] not in AFTER_HOURS_RULES:
