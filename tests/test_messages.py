@@ -188,7 +188,7 @@ def test_a_supervisor_corrects_a_message_and_every_version_is_kept(client, desk,
     assert set(message.readback) == {"caller_name"}  # the new number was never read back
     page = client.get(f"/messages/{message.id}").text
     assert "番号違い(本人より再架電)" in page and "+819012345678" in page and "+819012340000" in page
-    assert "版 2" in page and "版 1" in page
+    assert "第 2 版" in page and "第 1 版" in page
 
 
 def test_an_operator_cannot_correct_a_message(desk, call):
