@@ -42,6 +42,9 @@ def _keep_draft(request: Request, call: Call, form: Form, chosen: Form | None = 
         # The category follows the call type unless the operator chose one.
         if merged["category"] == form.category:
             merged["category"] = chosen.category
+        # So does urgency, preset by the call type (``urgent = true``), unless the operator changed it.
+        if merged["urgent"] == form.urgent:
+            merged["urgent"] = chosen.urgent
         merged["call_type"] = chosen.key
     merged["saved_at"] = utcnow().isoformat()
     service.save_draft(user, call, merged)
@@ -93,7 +96,8 @@ def panel_context(call: Call, draft: dict, errors: dict | None = None, form: For
     confirmed = {k: v["value"] for k, v in draft.get("confirmed", {}).items() if values.get(k, "") == v["value"]}
     return {"call": call, "firm": tenant, "form": form, "forms": all_forms, "values": values,
             "confirmed": confirmed, "category": draft.get("category") or form.category,
-            "urgent": bool(draft.get("urgent")), "categories": forms.category_choices(),
+            # Until the operator touches it, urgency is the call type's preset.
+            "urgent": bool(draft["urgent"] if "urgent" in draft else form.urgent), "categories": forms.category_choices(),
             "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
             "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at")}
 
