@@ -128,6 +128,16 @@ class Call(BaseModel):
                           wait_seconds=_seconds(call.arrived_at, now)).where(
             (cls.id == call_id) & (cls.status == QUEUED)).execute() == 1
 
+    @classmethod
+    def assign(cls, call_id: int, tenant: Tenant, by: User) -> bool:
+        """An unknown number's call is ``tenant``'s after all (the operator asked the caller). Only a
+        call without a firm: of two operators choosing at once, the first wins. Audited."""
+        with db.atomic():
+            if cls.update(tenant=tenant).where((cls.id == call_id) & cls.tenant.is_null()).execute() != 1:
+                return False
+            AuditEntry.record("call.assign", actor=by, tenant=tenant, target=cls.get_by_id(call_id).sid)
+        return True
+
     def connected(self, at: dt.datetime | None = None) -> None:
         """The operator's browser phone picked the call up."""
         cls = type(self)

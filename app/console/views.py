@@ -18,9 +18,11 @@ from ..messages import service as message_service, views as message_views
 from ..messages.models import Message
 from ..presence import service as presence_service
 from ..presence.models import Notice
-from ..tenants.models import Staff
+from ..tenants import views as firm_views
+from ..tenants.models import Staff, Tenant
 from ..web import streams
 from ..web.auth import row_or_404, session_for, stream_user, view
+from ..web.inputs import row_id
 from ..web.templates import render, templates
 
 def _waiting_context() -> dict:
@@ -94,6 +96,42 @@ def screen_pop(request: Request):
     elif tenant is not None:
         context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call)))
     return render(request, "console/call.html", context)
+
+
+FIRM_CHOICES = 8  # enough to tell similar names apart; typing more narrows them
+
+
+def _call_without_firm(request: Request) -> Call:
+    call = row_or_404(Call, request)
+    if call.tenant_id is not None:
+        raise HTTPException(409)
+    return call
+
+
+@view(roles=STAFF_ROLES)
+def firm_choices(request: Request):
+    """An unknown number's call: the firms whose name, reading or number matches what the operator
+    typed (as the firm directory's search finds them)."""
+    call = _call_without_firm(request)
+    query = request.query_params.get("q", "")[:100]
+    firms = list(firm_views.search(query, request.app.state.settings.DEFAULT_REGION).limit(FIRM_CHOICES)) \
+        if query.strip() else []
+    return render(request, "console/_firm_choices.html",
+                  {"call": call, "firms": firms, "numbers": firm_views.numbers_of(firms), "q": query})
+
+
+@view(roles=STAFF_ROLES)
+def assign_firm(request: Request):
+    """The operator chose the firm an unknown number's call is for: the call is that firm's from now on,
+    and the operator gets its screen pop. A call that has a firm keeps it (409)."""
+    call = row_or_404(Call, request)
+    tenant = Tenant.get_or_none(Tenant.id == row_id(request.state.form.get("tenant")))
+    if tenant is None:
+        raise HTTPException(422)
+    if not Call.assign(call.id, tenant, request.state.user):
+        return render(request, "console/_firm_taken.html", {"call": call}, status_code=409)
+    location = json.dumps({"path": f"/console/calls/{call.id}", "target": "#main"})
+    return Response(status_code=204, headers={"HX-Location": location})
 
 
 def _board_context(tenant) -> dict:
