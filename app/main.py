@@ -57,6 +57,7 @@ routes = [
     Route("/console/calls/{id:id}/board", console.firm_board, methods=GET),
     Route("/console/calls/{id:id}/firms", console.firm_choices, methods=GET),
     Route("/console/calls/{id:id}/firm", console.assign_firm, methods=POST),
+    Route("/console/calls/{id:id}/transfer", console.transfer, methods=[*GET, *POST]),
     Route("/console/voice-token", console.voice_token, methods=GET),
     Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
     Route("/console/calls/{id:id}/message", messages.save, methods=POST),
@@ -162,6 +163,9 @@ routes = [
     Route("/twilio/queue-exit", webhooks.webhook(webhooks.queue_exit), methods=POST),
     Route("/twilio/status", webhooks.webhook(webhooks.status), methods=POST),
     Route("/twilio/voicemail", webhooks.webhook(webhooks.voicemail), methods=POST),
+    Route("/twilio/transfer", webhooks.webhook(webhooks.transfer), methods=POST),
+    Route("/twilio/transfer-whisper", webhooks.webhook(webhooks.transfer_whisper), methods=POST),
+    Route("/twilio/transfer-result", webhooks.webhook(webhooks.transfer_result), methods=POST),
     Route("/twilio/sms-status", webhooks.webhook(webhooks.sms_status), methods=POST),
 
     Mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static"),

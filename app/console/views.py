@@ -12,9 +12,9 @@ from starlette.responses import JSONResponse, Response
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
-from ..calls.models import BREAK_REASONS, Call, OperatorPresence
+from ..calls.models import BREAK_REASONS, Call, OperatorPresence, Transfer
 from ..db import db, utcnow
-from ..messages import service as message_service, views as message_views
+from ..messages import forms as message_forms, service as message_service, views as message_views
 from ..messages.models import Message
 from ..presence import service as presence_service
 from ..presence.models import Notice
@@ -132,6 +132,36 @@ def assign_firm(request: Request):
         return render(request, "console/_firm_taken.html", {"call": call}, status_code=409)
     location = json.dumps({"path": f"/console/calls/{call.id}", "target": "#main"})
     return Response(status_code=204, headers={"HX-Location": location})
+
+
+@view(roles=STAFF_ROLES)
+def transfer(request: Request):
+    """取次: POST puts the call through to a staff member its call type lists (``transfer_to_staff``);
+    GET says how the latest attempt goes, asked every few seconds while it rings, and calls it
+    unanswered when the provider has not said so in time."""
+    call = row_or_404(Call, request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    if request.method == "GET":
+        attempt = call.transfers.order_by(Transfer.id.desc()).first()
+        if attempt is None:
+            raise HTTPException(404)
+        if attempt.expired():
+            attempt.finish("timeout")
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": attempt})
+    data = request.state.form
+    form = message_forms.form_of(call.tenant, data.get("call_type"))
+    staff = Staff.get_or_none((Staff.tenant == call.tenant) & (Staff.key == data.get("staff", "")))
+    if form is None or staff is None or staff.key not in form.transfer_to_staff:
+        raise HTTPException(422)
+    try:
+        attempt = call_service.transfer(request.app.state.settings, call, staff, request.state.user)
+    except call_service.NoTransfer:
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": None}, status_code=409)
+    except provider.ProviderError as exc:
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": None, "error": str(exc)},
+                      status_code=502)
+    return render(request, "console/_transfer_status.html", {"call": call, "attempt": attempt})
 
 
 def _board_context(tenant) -> dict:

@@ -99,7 +99,16 @@ def panel_context(call: Call, draft: dict, errors: dict | None = None, form: For
             # Until the operator touches it, urgency is the call type's preset.
             "urgent": bool(draft["urgent"] if "urgent" in draft else form.urgent), "categories": forms.category_choices(),
             "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
-            "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at")}
+            "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at"),
+            "transfer_staff": _transfer_staff(tenant, form)}
+
+
+def _transfer_staff(tenant: Tenant, form: Form) -> list:
+    """Whom this call type may be put through to (取次), with whether they are in, in the file's order."""
+    if not form.transfer_to_staff:
+        return []
+    board = {e.key: e for e in Staff.board(tenant)}
+    return [board[key] for key in form.transfer_to_staff if key in board]
 
 
 def _panel(request: Request, call: Call, draft: dict, errors: dict | None = None, status_code: int = 200,
