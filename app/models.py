@@ -3,7 +3,7 @@
 from .accounts.models import ApiToken, Invitation, LoginAttempt, PasswordReset, Session, User
 from .api.models import IdempotencyKey
 from .audit import AuditEntry
-from .calls.models import BlockedNumber, Call, OperatorPresence
+from .calls.models import BlockedNumber, Call, OperatorPresence, Transfer
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
 from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
@@ -21,5 +21,5 @@ MODELS = [
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
-    PasswordReset,
+    PasswordReset, Transfer,
 ]

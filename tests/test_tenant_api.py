@@ -167,6 +167,9 @@ INVALID = [
     (_set(["call_types", 0, "extra_fields", 0, "options", None]), "call_types[0].extra_fields[0].options"),
     (_set(["call_types", 0, "extra_fields", 0, "type", "colour"]), "call_types[0].extra_fields[0].type"),
     (_set(["call_types", 0, "extra_fields", 0, "key", "body"]), "call_types[0].extra_fields[0].key"),
+    (_set(["call_types", 0, "urgent", "yes"]), "call_types[0].urgent"),
+    (_set(["call_types", 0, "transfer_to_staff", ["yamada", "sato"]]), "call_types[0].transfer_to_staff[1]"),
+    (_set(["call_types", 0, "transfer_to_staff", ["suzuki"]]), "call_types[0].transfer_to_staff[0]"),
     (_set(["reports", 0, "at", ["25:00"]]), "reports[0].at[0]"),
     (_set(["reports", 0, "days", ["monday"]]), "reports[0].days[0]"),
     (lambda b: b["reports"][0].update(include_categories=["message"], exclude_categories=["sales"]),
@@ -266,3 +269,15 @@ def test_restoring_an_old_version_saves_it_again_as_a_new_version(law, admin):
     saved = store.restore(Tenant.by_slug("law"), 1, actor=admin)
     assert saved.version.number == 3 and saved.version.via == "restore" and "1" in saved.version.note
     assert store.snapshot(Tenant.by_slug("law")) == config
+
+
+def test_a_call_type_to_put_through_to_a_staff_member_without_a_mobile_is_refused_naming_why(client, law, admin):
+    body = read(client, admin)
+    body["call_types"][0]["transfer_to_staff"] = ["sato"]
+    errors = client.put("/api/v1/tenants/law", json=body, headers=bearer(admin)).json()["errors"]
+    assert errors == {"call_types[0].transfer_to_staff[0]": '"sato" has no mobile to put calls through to'}
+    body["call_types"][0].update(transfer_to_staff=["yamada"], urgent=True)
+    response = client.put("/api/v1/tenants/law", json=body, headers=bearer(admin))
+    assert response.status_code == 200, response.text
+    again = read(client, admin)["call_types"][0]
+    assert (again["urgent"], again["transfer_to_staff"]) == (True, ["yamada"])

@@ -324,3 +324,37 @@ def test_a_plan_with_a_fee_that_is_not_a_whole_number_is_refused():
                      "bill_noise, bill_voicemail, statement_to",
                      'plan.monthly_fee: expected a whole number from 0 to 100000000, got "10000"',
                      "plan.overage_fee: expected a whole number from 0 to 100000000, got -5"]
+
+
+def test_a_call_types_urgency_and_who_it_may_be_put_through_to_survive_export_and_import(database):
+    import tomllib
+
+    config, problems = validate({**minimal_raw(), "staff": [
+        {"key": "takeda", "name": "武田 翔", "mobile": "070-4428-1963"}, {"key": "office", "name": "事務所"}],
+        "call_types": [{"key": "emergency", "label": "至急", "urgent": True, "fields": ["body"],
+                        "transfer_to_staff": ["takeda"]},
+                       {"key": "other", "label": "その他", "fields": ["body"]}]})
+    assert problems == []
+    store.import_config(config)
+    text = store.export("ct")
+    assert "urgent = true" in text and 'transfer_to_staff = [\n    "takeda",\n]' in text
+    # What means what leaving it out means is left out.
+    assert text.count("urgent") == 1 and text.count("transfer_to_staff") == 1
+    assert validate(tomllib.loads(text))[0] == config == store.snapshot(Tenant.by_slug("ct"))
+
+
+def test_a_call_type_may_only_be_put_through_to_the_firms_staff_with_a_mobile():
+    found = problems_of({**minimal_raw(), "staff": [{"key": "office", "name": "事務所", "email": "o@example.jp"}],
+                         "call_types": [{"key": "a", "label": "A", "fields": ["body"], "urgent": "yes",
+                                         "transfer_to_staff": ["office", "suzuki", "office"]}]})
+    assert found == [
+        'call_types[0].urgent: expected true or false, got "yes"',
+        'call_types[0].transfer_to_staff[2]: "office" is listed twice',
+        'call_types[0].transfer_to_staff[0]: "office" has no mobile to put calls through to',
+        'call_types[0].transfer_to_staff[1]: "suzuki" is not a staff key of this firm',
+        'call_types[0].transfer_to_staff[2]: "office" has no mobile to put calls through to',
+    ]
+
+
+def minimal_raw() -> dict:
+    return {"slug": "ct", "name": "x", "answer_phrase": "x", "numbers": [{"number": "03-1234-5678", "kind": "forwarded"}]}

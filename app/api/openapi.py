@@ -436,7 +436,9 @@ def document(server: str) -> dict:
             "category": {"type": ["string", "null"], "enum": [*CATEGORIES, None],
                          "description": "Default: the call type's. Noise calls (" + ", ".join(NOISE_CATEGORIES)
                                         + ") need no field and no read-back."},
-            "urgent": {"type": "boolean", "default": False},
+            "urgent": {"type": ["boolean", "null"],
+                       "description": "Default (left out or null): the call type's preset, false unless the "
+                                      "firm's file says urgent = true (never for noise calls)."},
             "fields": {"type": "object", "additionalProperties": {"type": "string"},
                        "description": "Field key → value. The call type says which are required (none for noise)."},
             "readback": {"type": "array", "items": {"type": "string"},

@@ -263,14 +263,15 @@ def create_message(request: Request, user: User, body: dict) -> Response:
         errors["fields"] = _("Expected an object of field keys and text values.")
     if not isinstance(readback, list) or not all(isinstance(k, str) for k in readback):
         errors["readback"] = _("Expected a list of field keys.")
-    if not isinstance(body.get("urgent", False), bool):
+    if body.get("urgent") is not None and not isinstance(body["urgent"], bool):
         errors["urgent"] = _("Expected true or false.")
     for key in ("call_type", "category"):
         if body.get(key) is not None and not isinstance(body[key], str):
             errors[key] = _("Expected text.")
     if errors:
         raise ApiError(422, errors)
-    entry = forms.Entry(body.get("call_type"), body.get("category"), body.get("urgent", False), fields, set(readback))
+    # Left out (or null), urgency is the call type's preset (its ``urgent = true``).
+    entry = forms.Entry(body.get("call_type"), body.get("category"), body.get("urgent"), fields, set(readback))
     form = forms.form_of(tenant, entry.call_type)
     if form is not None:
         unknown = [k for k in readback if not (f := form.field(k)) or not f.readback]

@@ -11,7 +11,7 @@ from ..accounts.models import User
 from ..audit import AuditEntry
 from ..db import BaseModel, UTCDateTimeField, db, utcnow
 from ..i18n import N_, _
-from ..tenants.models import Tenant, TenantNumber
+from ..tenants.models import Staff, Tenant, TenantNumber
 
 # Life of a call:  queued → answered → completed
 #                  queued → abandoned            (the caller hung up while waiting)
@@ -128,6 +128,16 @@ class Call(BaseModel):
                           wait_seconds=_seconds(call.arrived_at, now)).where(
             (cls.id == call_id) & (cls.status == QUEUED)).execute() == 1
 
+    @classmethod
+    def assign(cls, call_id: int, tenant: Tenant, by: User) -> bool:
+        """An unknown number's call is ``tenant``'s after all (the operator asked the caller). Only a
+        call without a firm: of two operators choosing at once, the first wins. Audited."""
+        with db.atomic():
+            if cls.update(tenant=tenant).where((cls.id == call_id) & cls.tenant.is_null()).execute() != 1:
+                return False
+            AuditEntry.record("call.assign", actor=by, tenant=tenant, target=cls.get_by_id(call_id).sid)
+        return True
+
     def connected(self, at: dt.datetime | None = None) -> None:
         """The operator's browser phone picked the call up."""
         cls = type(self)
@@ -175,6 +185,43 @@ class Call(BaseModel):
         return (cls.select().where((cls.tenant == self.tenant_id) & (cls.from_number == self.from_number)
                                    & (cls.id != self.id) & (cls.arrived_at <= self.arrived_at))
                 .order_by(cls.arrived_at.desc()).limit(limit))
+
+
+# A 取次 (warm transfer): ringing until the provider's <Dial> reports how it ended.
+RINGING, CONNECTED = "ringing", "answered"
+UNANSWERED = frozenset({"no-answer", "busy", "failed", "canceled", "timeout"})
+TRANSFER_RING_SECONDS = 20  # the provider gives up after this: a no-answer
+TRANSFER_GRACE_SECONDS = 15  # then, with no word from the provider, the operator is told all the same
+
+
+class Transfer(BaseModel):
+    """The operator putting a call through to a staff member's mobile (取次). Kept per attempt: an
+    operator may try one person, then another."""
+
+    call = pw.ForeignKeyField(Call, backref="transfers", on_delete="CASCADE")
+    staff = pw.ForeignKeyField(Staff, null=True, on_delete="SET NULL")
+    staff_name = pw.CharField(max_length=200)  # as it was: the firm may remove the person later
+    number = pw.CharField(max_length=32)  # the mobile dialled, E.164
+    operator = pw.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    status = pw.CharField(max_length=16, default=RINGING)  # ringing, answered, or one of UNANSWERED
+    requested_at = UTCDateTimeField(default=utcnow)
+    ended_at = UTCDateTimeField(null=True)
+
+    def finish(self, status: str) -> bool:
+        """The provider said how the attempt ended (or it rang too long). Only a ringing attempt moves on,
+        except that a late 'answered' from the provider wins over our own timeout."""
+        cls = type(self)
+        allowed = [RINGING, "timeout"] if status == CONNECTED else [RINGING]
+        changed = cls.update(status=status, ended_at=utcnow()).where(
+            (cls.id == self.id) & cls.status.in_(allowed)).execute() == 1
+        if changed:
+            self.status = status
+        return changed
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        deadline = TRANSFER_RING_SECONDS + TRANSFER_GRACE_SECONDS
+        return self.status == RINGING and (now - self.requested_at).total_seconds() > deadline
 
 
 # Why an operator is not taking calls (the console's and the API's choices).

@@ -1,7 +1,7 @@
 """The telephony provider's REST API (Twilio, or a compatible one at TWILIO_API_BASE).
 
-Two jobs: put a taken call through to the operator's browser, and give that browser an access
-token for the Voice SDK. Tokens are signed with an API key; Dengon creates one for itself on
+Two jobs: put a taken call through to the operator's browser (or, for a 取次, to a staff member's
+mobile), and give that browser an access token for the Voice SDK. Tokens are signed with an API key; Dengon creates one for itself on
 first use (only the account SID and auth token are configured) and keeps it in the database.
 """
 
@@ -45,9 +45,13 @@ def identity(user: User) -> str:
 
 def connect(settings, call_sid: str, operator: User) -> None:
     """Redirect the waiting caller to TwiML that rings ``operator``'s browser."""
+    redirect(settings, call_sid, f"/twilio/connect?operator={operator.id}")
+
+
+def redirect(settings, call_sid: str, path: str) -> None:
+    """Tell the provider to carry on with the caller's call as the TwiML at ``path`` (of PUBLIC_URL) says."""
     try:
-        client(settings).calls(call_sid).update(
-            url=f"{settings.PUBLIC_URL}/twilio/connect?operator={operator.id}", method="POST")
+        client(settings).calls(call_sid).update(url=f"{settings.PUBLIC_URL}{path}", method="POST")
     except TwilioRestException as exc:
         raise ProviderError(f"call {call_sid}: the provider answered {exc.status}: {exc.msg}") from exc
     except (TwilioException, requests.RequestException) as exc:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from ..accounts.models import User
-from ..tenants.models import Tenant, TenantNumber
+from ..tenants.models import Staff, Tenant, TenantNumber
 from . import provider
-from .models import Call
+from .models import ANSWERED, Call, Transfer
 
 
 class NotWaiting(Exception):
@@ -50,3 +50,25 @@ def test_call(tenant: Tenant, user: User, region: str) -> Call:
     if call.tenant_id != tenant.id:
         raise NoTestCall(tenant.slug)
     return call
+
+
+class NoTransfer(Exception):
+    """The call cannot be put through now: no audio, not in progress, or already being put through."""
+
+
+def transfer(settings, call: Call, staff: Staff, operator: User) -> Transfer:
+    """取次: put the caller through to ``staff``'s mobile. The provider carries the caller's call on
+    with a <Dial> of the mobile (webhooks.transfer); the operator's browser leg ends. When nobody
+    answers, the <Dial>'s action rings the operator's browser again to take a message. Raises
+    NoTransfer, or provider.ProviderError (the attempt is then marked failed and the caller stays)."""
+    if not settings.provider_configured or call.test or call.status != ANSWERED or not staff.mobile:
+        raise NoTransfer(call.id)
+    if call.transfers.where(Transfer.status == "ringing").exists():
+        raise NoTransfer(call.id)
+    attempt = Transfer.create(call=call, staff=staff, staff_name=staff.name, number=staff.mobile, operator=operator)
+    try:
+        provider.redirect(settings, call.sid, f"/twilio/transfer?transfer={attempt.id}")
+    except provider.ProviderError:
+        attempt.finish("failed")
+        raise
+    return attempt

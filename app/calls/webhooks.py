@@ -30,7 +30,10 @@ from ..i18n import _
 from ..messages import service as message_service
 from ..web import limits
 from ..web.inputs import row_id
-from .models import ANNOUNCED, BLOCKED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
+from .models import (
+    ANNOUNCED, BLOCKED, CONNECTED, FINAL_PROVIDER_STATUSES, QUEUED, TRANSFER_RING_SECONDS, UNANSWERED, VOICEMAIL,
+    Call, Transfer,
+)
 
 log = logging.getLogger("dengon.webhooks")
 
@@ -227,18 +230,75 @@ def wait(request: Request, params: dict):
 def connect(request: Request, params: dict):
     """TwiML for a taken call: ring the browser of the operator who took it."""
     from ..accounts.models import User
-    from .provider import identity
 
     operator_id = row_id(request.query_params.get("operator"))
     operator = User.get_or_none(User.id == operator_id) if operator_id else None
-    response = VoiceResponse()
     if operator is None or not operator.is_staff:
         return _bad_request("operator")
+    return _ring_operator(operator, request.app.state.settings.PUBLIC_URL)
+
+
+def _ring_operator(operator, base: str) -> VoiceResponse:
+    from .provider import identity
+
+    response = VoiceResponse()
     dial = response.dial(answer_on_bridge=True)
-    base = request.app.state.settings.PUBLIC_URL
     dial.client(identity(operator), status_callback=f"{base}/twilio/operator-answered",
                 status_callback_event="answered", status_callback_method="POST")
     return response
+
+
+def _transfer(request: Request, params: dict) -> Transfer | None:
+    """The 取次 a transfer webhook is about: named in its URL, and of the call the provider names."""
+    transfer_id = row_id(request.query_params.get("transfer"))
+    transfer = Transfer.get_or_none(Transfer.id == transfer_id) if transfer_id else None
+    if transfer is None or transfer.call.sid not in (params.get("CallSid"), params.get("ParentCallSid")):
+        return None
+    return transfer
+
+
+def transfer(request: Request, params: dict):
+    """The caller's call, redirected for a 取次: dial the staff member's mobile from the number the
+    caller dialled; the staff member first hears whose call it is (transfer-whisper)."""
+    attempt = _transfer(request, params)
+    if attempt is None:
+        return _bad_request("transfer")
+    base = request.app.state.settings.PUBLIC_URL
+    response = VoiceResponse()
+    dial = response.dial(timeout=TRANSFER_RING_SECONDS, caller_id=attempt.call.to_number or None,
+                         action=f"{base}/twilio/transfer-result?transfer={attempt.id}", method="POST")
+    dial.number(attempt.number, url=f"{base}/twilio/transfer-whisper?transfer={attempt.id}", method="POST")
+    return response
+
+
+def transfer_whisper(request: Request, params: dict):
+    """What the staff member hears on picking up, before the caller is put through."""
+    attempt = _transfer(request, params)
+    response = VoiceResponse()
+    if attempt is not None and (tenant := attempt.call.tenant) is not None:
+        with i18n.use_locale(tenant.language):
+            response.say(_("A call for {firm}, put through by the answering service.").format(firm=tenant.name),
+                         language=SAY_LANGUAGE[tenant.language])
+    return response
+
+
+def transfer_result(request: Request, params: dict):
+    """How the <Dial> of the staff member ended. Answered: the call is theirs, and over when the <Dial>
+    is. Not answered (no-answer, busy, failed, canceled): back to the operator, who takes a message."""
+    attempt = _transfer(request, params)
+    if attempt is None:
+        return _bad_request("transfer")
+    outcome = params.get("DialCallStatus", "")
+    response = VoiceResponse()
+    if outcome in ("completed", "answered"):
+        attempt.finish(CONNECTED)
+        response.hangup()
+        return response
+    attempt.finish(outcome if outcome in UNANSWERED else "failed")
+    if attempt.operator is None:
+        response.hangup()
+        return response
+    return _ring_operator(attempt.operator, request.app.state.settings.PUBLIC_URL)
 
 
 def operator_answered(request: Request, params: dict):

@@ -12,15 +12,17 @@ from starlette.responses import JSONResponse, Response
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
-from ..calls.models import BREAK_REASONS, Call, OperatorPresence
+from ..calls.models import BREAK_REASONS, Call, OperatorPresence, Transfer
 from ..db import db, utcnow
-from ..messages import service as message_service, views as message_views
+from ..messages import forms as message_forms, service as message_service, views as message_views
 from ..messages.models import Message
 from ..presence import service as presence_service
 from ..presence.models import Notice
-from ..tenants.models import Staff
+from ..tenants import views as firm_views
+from ..tenants.models import Staff, Tenant
 from ..web import streams
 from ..web.auth import row_or_404, session_for, stream_user, view
+from ..web.inputs import row_id
 from ..web.templates import render, templates
 
 def _waiting_context() -> dict:
@@ -94,6 +96,72 @@ def screen_pop(request: Request):
     elif tenant is not None:
         context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call)))
     return render(request, "console/call.html", context)
+
+
+FIRM_CHOICES = 8  # enough to tell similar names apart; typing more narrows them
+
+
+def _call_without_firm(request: Request) -> Call:
+    call = row_or_404(Call, request)
+    if call.tenant_id is not None:
+        raise HTTPException(409)
+    return call
+
+
+@view(roles=STAFF_ROLES)
+def firm_choices(request: Request):
+    """An unknown number's call: the firms whose name, reading or number matches what the operator
+    typed (as the firm directory's search finds them)."""
+    call = _call_without_firm(request)
+    query = request.query_params.get("q", "")[:100]
+    firms = list(firm_views.search(query, request.app.state.settings.DEFAULT_REGION).limit(FIRM_CHOICES)) \
+        if query.strip() else []
+    return render(request, "console/_firm_choices.html",
+                  {"call": call, "firms": firms, "numbers": firm_views.numbers_of(firms), "q": query})
+
+
+@view(roles=STAFF_ROLES)
+def assign_firm(request: Request):
+    """The operator chose the firm an unknown number's call is for: the call is that firm's from now on,
+    and the operator gets its screen pop. A call that has a firm keeps it (409)."""
+    call = row_or_404(Call, request)
+    tenant = Tenant.get_or_none(Tenant.id == row_id(request.state.form.get("tenant")))
+    if tenant is None:
+        raise HTTPException(422)
+    if not Call.assign(call.id, tenant, request.state.user):
+        return render(request, "console/_firm_taken.html", {"call": call}, status_code=409)
+    location = json.dumps({"path": f"/console/calls/{call.id}", "target": "#main"})
+    return Response(status_code=204, headers={"HX-Location": location})
+
+
+@view(roles=STAFF_ROLES)
+def transfer(request: Request):
+    """取次: POST puts the call through to a staff member its call type lists (``transfer_to_staff``);
+    GET says how the latest attempt goes, asked every few seconds while it rings, and calls it
+    unanswered when the provider has not said so in time."""
+    call = row_or_404(Call, request)
+    if call.tenant is None:
+        raise HTTPException(404)
+    if request.method == "GET":
+        attempt = call.transfers.order_by(Transfer.id.desc()).first()
+        if attempt is None:
+            raise HTTPException(404)
+        if attempt.expired():
+            attempt.finish("timeout")
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": attempt})
+    data = request.state.form
+    form = message_forms.form_of(call.tenant, data.get("call_type"))
+    staff = Staff.get_or_none((Staff.tenant == call.tenant) & (Staff.key == data.get("staff", "")))
+    if form is None or staff is None or staff.key not in form.transfer_to_staff:
+        raise HTTPException(422)
+    try:
+        attempt = call_service.transfer(request.app.state.settings, call, staff, request.state.user)
+    except call_service.NoTransfer:
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": None}, status_code=409)
+    except provider.ProviderError as exc:
+        return render(request, "console/_transfer_status.html", {"call": call, "attempt": None, "error": str(exc)},
+                      status_code=502)
+    return render(request, "console/_transfer_status.html", {"call": call, "attempt": attempt})
 
 
 def _board_context(tenant) -> dict:

@@ -45,6 +45,8 @@ class Form:
     category: str
     script: str
     fields: tuple[Field, ...]
+    urgent: bool = False  # its messages start marked urgent
+    transfer_to_staff: tuple[str, ...] = ()  # staff keys the call may be put through to (取次)
 
     @property
     def title(self) -> str:
@@ -81,7 +83,8 @@ def forms_by_tenant(tenant_ids: list[int]) -> dict[int, list[Form]]:
                 Field(f.key, f.label, f.type, f.required, f.readback, tuple(f.options or ()), standard=False))
     found: dict[int, list[Form]] = {tenant_id: [] for tenant_id in tenant_ids}
     for t in types:
-        found[t.tenant_id].append(Form(t.key, t.label, t.category, t.script, tuple(by_type[t.id])))
+        found[t.tenant_id].append(Form(t.key, t.label, t.category, t.script, tuple(by_type[t.id]), t.urgent,
+                                       tuple(t.transfer_to_staff or ())))
     return {tenant_id: forms or [DEFAULT_FORM] for tenant_id, forms in found.items()}
 
 
@@ -90,7 +93,8 @@ def forms_from_config(config: dict) -> list[Form]:
     found = [Form(ct["key"], ct["label"], ct["category"], ct["script"], tuple(
         [_standard(k, k in ct["required"], k in ct["readback"]) for k in ct["fields"]] +
         [Field(f["key"], f["label"], f["type"], f["required"], f["readback"], tuple(f["options"] or ()),
-               standard=False) for f in ct["extra_fields"]])) for ct in config["call_types"]]
+               standard=False) for f in ct["extra_fields"]]), ct["urgent"], tuple(ct["transfer_to_staff"]))
+        for ct in config["call_types"]]
     return found or [DEFAULT_FORM]
 
 
@@ -108,7 +112,7 @@ class Entry:
 
     call_type: str | None = None
     category: str | None = None
-    urgent: bool = False
+    urgent: bool | None = False  # None: as the call type presets it
     fields: dict[str, str] = field(default_factory=dict)
     confirmed: set[str] = field(default_factory=set)  # read-back fields confirmed for the value given
 
@@ -193,7 +197,8 @@ def check(tenant: Tenant, entry: Entry, *, enforce_readback: bool = True) -> tup
     if errors:
         return None, errors
     labels = {f.key: f.label for f in form.fields if not f.standard}
-    return Clean(form, category, bool(entry.urgent), fields, readback, labels), {}
+    urgent = entry.urgent if entry.urgent is not None else form.urgent and not noise
+    return Clean(form, category, bool(urgent), fields, readback, labels), {}
 
 
 def rows_of(message, form: Form | None) -> list[dict]:

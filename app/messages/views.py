@@ -42,6 +42,9 @@ def _keep_draft(request: Request, call: Call, form: Form, chosen: Form | None = 
         # The category follows the call type unless the operator chose one.
         if merged["category"] == form.category:
             merged["category"] = chosen.category
+        # So does urgency, preset by the call type (``urgent = true``), unless the operator changed it.
+        if merged["urgent"] == form.urgent:
+            merged["urgent"] = chosen.urgent
         merged["call_type"] = chosen.key
     merged["saved_at"] = utcnow().isoformat()
     service.save_draft(user, call, merged)
@@ -93,9 +96,19 @@ def panel_context(call: Call, draft: dict, errors: dict | None = None, form: For
     confirmed = {k: v["value"] for k, v in draft.get("confirmed", {}).items() if values.get(k, "") == v["value"]}
     return {"call": call, "firm": tenant, "form": form, "forms": all_forms, "values": values,
             "confirmed": confirmed, "category": draft.get("category") or form.category,
-            "urgent": bool(draft.get("urgent")), "categories": forms.category_choices(),
+            # Until the operator touches it, urgency is the call type's preset.
+            "urgent": bool(draft["urgent"] if "urgent" in draft else form.urgent), "categories": forms.category_choices(),
             "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
-            "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at")}
+            "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at"),
+            "transfer_staff": _transfer_staff(tenant, form)}
+
+
+def _transfer_staff(tenant: Tenant, form: Form) -> list:
+    """Whom this call type may be put through to (取次), with whether they are in, in the file's order."""
+    if not form.transfer_to_staff:
+        return []
+    board = {e.key: e for e in Staff.board(tenant)}
+    return [board[key] for key in form.transfer_to_staff if key in board]
 
 
 def _panel(request: Request, call: Call, draft: dict, errors: dict | None = None, status_code: int = 200,

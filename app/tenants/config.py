@@ -280,7 +280,7 @@ def validate(raw: dict, *, default_region: str = "JP", folder_slug: str | None =
     if config["hours"] and config["hours"]["after_hours"] == "announce" and not config["hours"]["after_hours_message"]:
         c.add("hours.after_hours_message", _('missing; after_hours = "announce" needs the message to speak'))
     for i, call_type in enumerate(config["call_types"]):
-        _call_type(c, f"call_types[{i}]", call_type)
+        _call_type(c, f"call_types[{i}]", call_type, staff)
     calendar = config["hours"]["closed_on_holidays"] if config["hours"] else False
     for i, report in enumerate(config["reports"]):
         _report(c, f"reports[{i}]", report, staff, calendar)
@@ -346,8 +346,15 @@ def _raw(raw: Any, *steps) -> Any:
     return raw
 
 
-def _call_type(c: _Checker, path: str, call_type: dict) -> None:
+def _call_type(c: _Checker, path: str, call_type: dict, staff: dict) -> None:
     fields = call_type["fields"]
+    for i, key in enumerate(call_type["transfer_to_staff"]):
+        # The provider dials the staff member's mobile: without one there is nobody to put the call through to.
+        if key not in staff:
+            c.add(f"{path}.transfer_to_staff[{i}]", _("{value} is not a staff key of this firm").format(value=_q(key)))
+        elif not staff[key]["mobile"]:
+            c.add(f"{path}.transfer_to_staff[{i}]", _("{value} has no mobile to put calls through to").format(
+                value=_q(key)))
     for name in ("required", "readback"):
         for i, field in enumerate(call_type[name]):
             if field not in fields:

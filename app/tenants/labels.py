@@ -36,3 +36,7 @@ VIA_LABELS = {
     "file": N_("File import"), "browser": N_("Browser"), "api": N_("API"), "restore": N_("Restore"),
     "wizard": N_("New-firm wizard"), "request": N_("Change request"), "baseline": N_("As it was before versions"),
 }
+
+# How a 取次 (a call put through to a staff member's mobile) went unanswered.
+TRANSFER_OUTCOME_LABELS = {"no-answer": N_("no answer"), "busy": N_("busy"), "failed": N_("the call failed"),
+                           "canceled": N_("cancelled"), "timeout": N_("no answer")}

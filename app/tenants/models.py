@@ -156,7 +156,9 @@ class CallType(BaseModel):
     key = pw.CharField(max_length=40)
     label = pw.CharField(max_length=200)
     category = pw.CharField(max_length=20, default="message")
+    urgent = pw.BooleanField(default=False)  # its messages start marked urgent
     script = pw.TextField(default="")
+    transfer_to_staff = JSONField(default=list)  # staff keys the operator may put the call through to (取次)
     position = pw.IntegerField(default=0)
 
     class Meta:

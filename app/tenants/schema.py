@@ -121,6 +121,7 @@ TENANT = Key("", "table", N_("Firm"), keys=(
         Key("label", "text", N_("Label"), N_("What the operator sees."), required=True, limit=SHORT_TEXT),
         Key("category", "choice", N_("Category"), default="message", choices=CATEGORIES,
             choice_labels=labels.CATEGORY_LABELS),
+        Key("urgent", "bool", N_("Urgent"), N_("Messages taken under this call type start marked urgent.")),
         Key("script", "textarea", N_("Script"), N_("Markdown: what to say and ask."), limit=LONG_TEXT),
         Key("fields", "choices", N_("Fields"), N_("Asked for, in this order."), default=(), choices=STANDARD_FIELDS,
             choice_labels=labels.FIELD_LABELS),
@@ -128,6 +129,9 @@ TENANT = Key("", "table", N_("Firm"), keys=(
             choice_labels=labels.FIELD_LABELS),
         Key("readback", "choices", N_("Read back"), N_("Read back to the caller and confirmed before saving."),
             default=(), choices=STANDARD_FIELDS, choice_labels=labels.FIELD_LABELS),
+        Key("transfer_to_staff", "choices", N_("Put through to (取次)"),
+            N_("Staff the operator may put this kind of call through to, on their mobile; when nobody answers, "
+               "the operator takes a message."), default=(), choices=STAFF),
         Key("extra_fields", "tables", N_("Extra fields"), N_("The firm's own fields, after the standard ones."),
             keys=(
             Key("key", "text", N_("Key"), N_("Lower-case letters, digits, hyphens and underscores."),

@@ -62,10 +62,11 @@ def snapshot(tenant: Tenant) -> dict:
 def _call_type(ct: CallType, fields: list[CallTypeField]) -> dict:
     standard = [f for f in fields if f.standard]
     return {
-        "key": ct.key, "label": ct.label, "category": ct.category, "script": ct.script,
+        "key": ct.key, "label": ct.label, "category": ct.category, "urgent": ct.urgent, "script": ct.script,
         "fields": [f.key for f in standard],
         "required": [f.key for f in standard if f.required],
         "readback": [f.key for f in standard if f.readback],
+        "transfer_to_staff": list(ct.transfer_to_staff or []),
         "extra_fields": [{"key": f.key, "label": f.label, "type": f.type, "options": f.options,
                           "required": f.required, "readback": f.readback} for f in fields if not f.standard],
     }

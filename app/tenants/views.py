@@ -26,6 +26,15 @@ def search(query: str, region: str):
     return firms.where(condition)
 
 
+def numbers_of(firms: list[Tenant]) -> dict[int, list[TenantNumber]]:
+    """Each firm's numbers in its order, in one query."""
+    numbers: dict[int, list[TenantNumber]] = {}
+    for row in TenantNumber.select().where(TenantNumber.tenant.in_([f.id for f in firms])).order_by(
+            TenantNumber.position):
+        numbers.setdefault(row.tenant_id, []).append(row)
+    return numbers
+
+
 @view()
 def directory(request: Request):
     user = request.state.user
@@ -33,11 +42,7 @@ def directory(request: Request):
         return RedirectResponse(f"/firms/{user.tenant.slug}", status_code=303)
     query = request.query_params.get("q", "")
     firms = list(search(query, request.app.state.settings.DEFAULT_REGION))
-    numbers = {}
-    for row in TenantNumber.select().where(TenantNumber.tenant.in_([f.id for f in firms])).order_by(
-            TenantNumber.position):
-        numbers.setdefault(row.tenant_id, []).append(row)
-    context = {"firms": firms, "numbers": numbers, "q": query}
+    context = {"firms": firms, "numbers": numbers_of(firms), "q": query}
     # Active search: htmx asks for the rows only.
     template = "firms/_rows.html" if request.headers.get("hx-request") else "firms/directory.html"
     return render(request, template, context)
