@@ -30,7 +30,7 @@ from ..i18n import _
 from ..messages import service as message_service
 from ..web import limits
 from ..web.inputs import row_id
-from .models import ANNOUNCED, BLOCKED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call
+from .models import ANNOUNCED, BLOCKED, FINAL_PROVIDER_STATUSES, QUEUED, VOICEMAIL, Call, OperatorPresence
 
 log = logging.getLogger("dengon.webhooks")
 
@@ -266,8 +266,11 @@ def status(request: Request, params: dict):
         return None
     if provider_status in FINAL_PROVIDER_STATUSES:
         was_waiting = call.status == QUEUED
-        if call.end(provider_status) and was_waiting:
-            _publish(request, {"event": "gone", "call": call.id})
+        if call.end(provider_status):
+            if was_waiting:
+                _publish(request, {"event": "gone", "call": call.id})
+            elif OperatorPresence.wrap_up(call.claimed_by_id):  # its message was saved during the call
+                _publish(request, {"event": "operator"})
     else:
         Call.update(provider_status=provider_status).where(Call.id == call.id).execute()
     return None
