@@ -64,6 +64,10 @@ def _one_of(*choices: str):
     return check
 
 
+def _seconds(value: str) -> str | None:
+    return None if value.isascii() and value.isdigit() and int(value) <= 600 else "a whole number of seconds, 0 to 600"
+
+
 def _email(value: str) -> str | None:
     address = email.utils.parseaddr(value)[1]  # "Dengon <dengon@example.jp>" is fine too
     local, at, domain = address.rpartition("@")
@@ -117,6 +121,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FAX_DIRECTORY", None, "Folder a fax server picks PDFs up from, for FAX_TRANSPORT=directory."),
     Setting("DEFAULT_REGION", "JP",
             "Region for national-format phone numbers where a tenant sets none.", _region),
+    Setting("OFFER_SECONDS", "5",
+            "Seconds a waiting call is the longest-idle operator's alone before any available operator may take it.",
+            _seconds),
 )
 
 
@@ -138,6 +145,10 @@ class Settings:
     @property
     def provider_configured(self) -> bool:
         return bool(self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN)
+
+    @property
+    def offer_seconds(self) -> int:
+        return int(self.OFFER_SECONDS)
 
     def replace(self, **changes: str | None) -> "Settings":
         return Settings({**self._values, **changes})

@@ -18,6 +18,18 @@ function tickWaitTimers() {
     timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
     timer.classList.toggle("long", seconds >= 30);
   }
+  // A call offered to another operator opens to this one when its head start is over.
+  for (const button of list.querySelectorAll("button[data-open-at]")) {
+    const left = Math.ceil((Date.parse(button.dataset.openAt) - now) / 1000);
+    if (left > 0) {
+      button.textContent = button.dataset.waitingLabel.replace("{n}", left);
+    } else {
+      button.removeAttribute("data-open-at");
+      button.disabled = false;
+      button.classList.add("primary");
+      button.textContent = button.dataset.label;
+    }
+  }
 }
 setInterval(tickWaitTimers, 1000);
 document.addEventListener("htmx:afterSwap", tickWaitTimers);

@@ -7,7 +7,7 @@ from selenium.webdriver.common.by import By
 
 from .browser import chromium
 from .test_browser import log_in, wait
-from .test_console_browser import simulate_call
+from .test_console_browser import on_duty, simulate_call
 
 pytestmark = pytest.mark.browser
 
@@ -72,8 +72,7 @@ def test_an_approved_instruction_change_is_on_the_operators_next_screen_pop(brow
     wait(browser).until(lambda d: "承認しました" in d.find_element(By.CSS_SELECTOR, "p.notice").text)
 
     log_in(browser, server, *people["operator"])
-    browser.get(server.url + "/console")
-    wait(browser).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+    on_duty(browser, server)
     simulate_call(server, environ, tmp_path, "--to", "+81 50 3786 5120", "--from", "090-3333-4444")
     take = wait(browser, 5).until(lambda d: d.find_element(By.CSS_SELECTOR, "#waiting li.waiting-call button.take"))
     take.click()

@@ -14,6 +14,14 @@ from .test_browser import log_in, wait
 pytestmark = pytest.mark.browser
 
 
+def on_duty(driver, server) -> None:
+    """Open the console, wait for its live list, and become available (受付を再開) as an operator does."""
+    driver.get(server.url + "/console")
+    wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+    driver.find_element(By.CSS_SELECTOR, "#presence button[name=available][value='1']").click()
+    wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#presence [data-state=available]"))
+
+
 @pytest.fixture
 def operators(tmp_path, server, demo_logins):
     drivers = []
@@ -21,8 +29,7 @@ def operators(tmp_path, server, demo_logins):
         driver = chromium(tmp_path / f"op{i}")
         drivers.append(driver)
         log_in(driver, server, email, password)
-        driver.get(server.url + "/console")
-        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+        on_duty(driver, server)
     yield drivers
     for driver in drivers:
         driver.quit()

@@ -10,7 +10,7 @@ from selenium.webdriver.common.by import By
 
 from .browser import chromium
 from .test_browser import log_in, wait
-from .test_console_browser import rows, simulate_call
+from .test_console_browser import on_duty, rows, simulate_call
 
 pytestmark = pytest.mark.browser
 
@@ -32,8 +32,7 @@ def operator_on_a_call(tmp_path, server, environ, demo_logins):
     email, password = next((e, p) for e, p, role, _slug in demo_logins if role == "operator")
     driver = chromium(tmp_path / "operator")
     log_in(driver, server, email, password)
-    driver.get(server.url + "/console")
-    wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+    on_duty(driver, server)
     simulate_call(server, environ, tmp_path, "--to", "+81 50 3786 5120", "--from", "090-1111-2222")
     wait(driver, 5).until(lambda d: len(rows(d)) == 1)
     driver.execute_script("document.body.dataset.live = '0'")  # the screen pop's own stream sets it again

@@ -47,8 +47,10 @@ def waiting_call(voice_client, voice_settings, database):
 
 
 def take(client, call):
-    return client.post(f"/console/calls/{call.id}/take", headers={"HX-Request": "true",
-                                                                  "X-CSRF-Token": csrf_token(client, "/console")})
+    """As the operator does: become available (受付を再開), then take the call."""
+    token = csrf_token(client, "/console")
+    client.post("/console/presence", data={"available": "1", "csrf_token": token})
+    return client.post(f"/console/calls/{call.id}/take", headers={"HX-Request": "true", "X-CSRF-Token": token})
 
 
 def test_taking_a_call_puts_it_through_to_the_operators_browser(voice_client, voice_settings, fake_provider,

@@ -13,7 +13,8 @@ from ..i18n import _
 from ..web.auth import LANDING, LANG_COOKIE, end_session, safe_next, start_session, view
 from ..web.templates import render
 from . import manage, service
-from .models import LoginAttempt, PasswordReset, User, verify_dummy
+from ..calls.models import SIGNED_OUT, OperatorPresence
+from .models import LoginAttempt, PasswordReset, Session, User, verify_dummy
 from .service import MIN_PASSWORD
 
 
@@ -69,6 +70,11 @@ def login(request: Request):
 def logout(request: Request):
     response = RedirectResponse("/login", status_code=303)
     end_session(request, response)
+    user = request.state.user
+    if user is not None and user.is_staff and not Session.select().where(
+            (Session.user == user) & (Session.expires_at > utcnow())).exists():
+        # Signed out everywhere: no call is offered to, or taken by, an operator who has gone home.
+        OperatorPresence.set(user, False, SIGNED_OUT)
     return response
 
 

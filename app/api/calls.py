@@ -160,10 +160,13 @@ def take_call(request: Request, user: User, body) -> Response:
     """Claim a waiting call, exactly as the console's "take" does (the same function)."""
     _staff_only(user)
     call = _call(user, request.path_params["sid"])
-    if not OperatorPresence.of(user).available:
-        raise ApiError(409, {"presence": _("You are on a break: become available to take calls.")})
     try:
         call_service.take(request.app, call.id, user)
+    except call_service.OnBreak:
+        raise ApiError(409, {"presence": _("You are on a break: become available to take calls.")}) from None
+    except call_service.OfferedElsewhere as exc:
+        raise ApiError(409, {"call": _("This call is offered to another operator for {n} more seconds.").format(
+            n=exc.seconds)}) from None
     except call_service.NotWaiting:
         raise ApiError(409, {"call": _("Someone else has taken this call, or it is no longer waiting.")}) from None
     except provider.ProviderError as exc:
@@ -174,12 +177,14 @@ def take_call(request: Request, user: User, body) -> Response:
 def presence_json(presence: OperatorPresence) -> dict:
     state, since = presence.state()
     return {"state": state, "since": _time(since, UTC),
-            "reason": presence.reason if state == "break" else None}
+            "reason": presence.reason if state == "break" else None,
+            "break_after_call": presence.pending_reason or None}
 
 
 @endpoint
 def set_presence(request: Request, user: User, body: dict) -> Response:
-    """The token user's availability, as on the console."""
+    """The token user's availability, as on the console: a break asked for during a call or its after-call
+    work begins when that work ends (``break_after_call``)."""
     _staff_only(user)
     errors = {}
     state, reason = body.get("state"), body.get("reason")
@@ -190,6 +195,7 @@ def set_presence(request: Request, user: User, body: dict) -> Response:
     if errors:
         raise ApiError(422, errors)
     OperatorPresence.set(user, state == "available", reason or "break")
+    call_service.operator_changed(request.app)
     return JSONResponse(presence_json(OperatorPresence.of(user)))
 
 

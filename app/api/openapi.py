@@ -88,13 +88,17 @@ def _call_paths(time: dict) -> dict:
                 "summary": "Take a waiting call, as the console's take (operator, supervisor, admin)",
                 "description": "Claims the call for the token's user: of two at once exactly one wins. Every "
                                "console hears of it; with a provider the caller is put through to the user's "
-                               "browser phone. No body.",
+                               "browser phone. No body. The console's rules hold: a user on break (or signed "
+                               "out) takes no calls, and a waiting call is offered first to the longest-idle "
+                               "operator signed in to the console: for OFFER_SECONDS (default 5) after it was "
+                               "offered, only they may take it.",
                 "responses": {
                     "200": _json("Taken: the call, with its screen.", _ref("CallDetail")), **COMMON, **STAFF_ONLY,
                     **TOO_LARGE,
                     "404": _errors("No such call."),
-                    "409": _errors("errors.call: someone else has it, or it is no longer waiting; errors.presence: "
-                                   "the user is on a break."),
+                    "409": _errors("errors.call: someone else has it, it is no longer waiting, or it is offered "
+                                   "to another operator for N more seconds (the message says how many); "
+                                   "errors.presence: the user is on a break or signed out."),
                     "422": _errors(f"The sid: {BAD_TEXT}."),
                     "502": _errors("The provider could not put the caller through (errors.provider); the call is "
                                    "waiting again."),
@@ -103,6 +107,9 @@ def _call_paths(time: dict) -> dict:
         },
         "/api/v1/operators/me/presence": {"put": {
             "summary": "The token user's availability, as on the console (operator, supervisor, admin)",
+            "description": "A break asked for during a call or its after-call work begins when that work ends "
+                           "(the call's message or noise record saved): until then the state stays on_call or "
+                           "after_call_work and break_after_call names the reason. available withdraws it.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["state"], "properties": {
                     "state": {"type": "string", "enum": ["available", "break"]},
@@ -204,7 +211,9 @@ def _call_schemas(time: dict) -> dict:
             "state": {"type": "string", "enum": ["available", "break", "on_call", "after_call_work"],
                       "description": "on_call while a call the user took goes on; after_call_work once it ended "
                                      "and its message is not saved yet."},
-            "since": maybe_time, "reason": {"type": ["string", "null"]}}},
+            "since": maybe_time, "reason": {"type": ["string", "null"]},
+            "break_after_call": {"type": ["string", "null"], "enum": [*BREAK_REASONS, None],
+                                 "description": "The break asked for during the call, begun when its work ends."}}},
         "BlockedNumber": {"type": "object", "required": ["number", "note", "created_by", "created_at"], "properties": {
             "number": {"type": "string", "description": "E.164."}, "note": {"type": "string"},
             "created_by": {"type": ["string", "null"]}, "created_at": time}},

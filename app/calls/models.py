@@ -149,6 +149,15 @@ class Call(BaseModel):
         cls.update(status=QUEUED, claimed_by=None, claimed_at=None, answered_at=None, wait_seconds=None).where(
             (cls.id == call_id) & (cls.claimed_by == operator) & (cls.status == ANSWERED)).execute()
 
+    def hang_up(self, operator: User, at: dt.datetime | None = None) -> bool:
+        """The operator who took the call ends it (no provider will: no audio). Returns whether it was
+        going on."""
+        at = at or utcnow()
+        cls = type(self)
+        return cls.update(status=COMPLETED, ended_at=at, talk_seconds=_seconds(self.answered_at or self.claimed_at, at)
+                          ).where((cls.id == self.id) & (cls.claimed_by == operator) & (cls.status == ANSWERED)
+                                  ).execute() == 1
+
     def end(self, provider_status: str, at: dt.datetime | None = None) -> bool:
         """The provider says the call is over. A caller still waiting abandoned it. Returns whether
         anything changed (status callbacks may repeat)."""
@@ -227,46 +236,101 @@ class Transfer(BaseModel):
 # Why an operator is not taking calls (the console's and the API's choices).
 BREAK_REASONS = {"break": N_("Break"), "after-call": N_("After-call work"), "meeting": N_("Meeting"),
                  "training": N_("Training"), "other": N_("Other")}
+# Set by the product, never chosen: the operator signed out of their last session.
+SIGNED_OUT = "signed-out"
+REASON_LABELS = {**BREAK_REASONS, SIGNED_OUT: N_("Signed out")}
+BUSY = ("on_call", "after_call_work")
 
 
 class OperatorPresence(BaseModel):
-    """Whether an operator takes calls now: available, or on break with a reason."""
+    """Whether an operator takes calls now: available, or on break with a reason; ``pending_reason``
+    is a break asked for during a call or its after-call work, applied when that work ends."""
 
     user = pw.ForeignKeyField(User, unique=True, on_delete="CASCADE")
     available = pw.BooleanField(default=False)
     reason = pw.CharField(max_length=100, default="")
     since = UTCDateTimeField(default=utcnow)
+    pending_reason = pw.CharField(max_length=100, default="")
 
     @classmethod
     def of(cls, user: User) -> "OperatorPresence":
         return cls.get_or_none(cls.user == user) or cls(user=user, available=False)
 
+    @staticmethod
+    def work(user_ids) -> dict[int, tuple[str, dt.datetime | None]]:
+        """What each operator's own (non-test) calls keep them doing, in three queries whatever their
+        number: ("on_call", since) while a call they took goes on; ("after_call_work", its end) from
+        the end of their last call until its message is saved; else ("idle", the end of their last
+        work: the call's end or its message saved, whichever is later; None when they never took one)."""
+        from ..messages.models import Message  # messages build on calls
+
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        # A test call (calls/service.py) is never ended by a provider: it does not keep its maker busy.
+        own = (Call.claimed_by.in_(ids)) & (Call.test == False)  # noqa: E712
+        result: dict[int, tuple[str, dt.datetime | None]] = {}
+        for call in Call.select().where(own & (Call.status == ANSWERED)).order_by(Call.claimed_at):
+            result[call.claimed_by_id] = ("on_call", call.answered_at or call.claimed_at)
+        latest = (Call.select(Call.claimed_by, pw.fn.MAX(Call.claimed_at).alias("at"))
+                  .where(own).group_by(Call.claimed_by)).alias("latest")
+        last = list(Call.select(Call.id, Call.claimed_by, Call.status, Call.ended_at)
+                    .join(latest, on=((Call.claimed_by == latest.c.claimed_by_id) & (Call.claimed_at == latest.c.at)))
+                    .where(own))
+        saved = dict(Message.select(Message.call, pw.fn.MIN(Message.taken_at)).where(
+            Message.call.in_([c.id for c in last])).group_by(Message.call).tuples()) if last else {}
+        for call in last:
+            if call.claimed_by_id in result or call.ended_at is None:
+                continue
+            message_at = saved.get(call.id)
+            if message_at is None:
+                result[call.claimed_by_id] = ("after_call_work", call.ended_at)
+            else:
+                message_at = Call.ended_at.python_value(message_at)  # an aggregate comes back raw
+                result[call.claimed_by_id] = ("idle", max(call.ended_at, message_at))
+        for user_id in ids:
+            result.setdefault(user_id, ("idle", None))
+        return result
+
     def state(self) -> tuple[str, dt.datetime | None]:
         """What the operator is doing now, with since when: ``on_call`` while a call they took goes on;
         when available, ``after_call_work`` from the end of the last call they took until its message
         is saved (or they take another); else ``available`` or ``break``."""
-        from ..messages.models import Message  # messages build on calls
-
-        # A test call (calls/service.py) is never ended by a provider: it does not keep its maker busy.
-        own = Call.select().where((Call.claimed_by == self.user_id) & (Call.test == False))  # noqa: E712
-        current = own.where(Call.status == ANSWERED).order_by(Call.claimed_at.desc()).first()
-        if current is not None:
-            return "on_call", current.answered_at or current.claimed_at
-        if self.available:
-            last = own.order_by(Call.claimed_at.desc()).first()
-            if (last is not None and last.status == COMPLETED and last.ended_at is not None
-                    and not Message.select().where(Message.call == last).exists()):
-                return "after_call_work", last.ended_at
+        kind, since = self.work([self.user_id])[self.user_id]
+        if kind == "on_call" or (kind == "after_call_work" and self.available):
+            return kind, since
         return ("available" if self.available else "break"), self.since
 
     @classmethod
-    def set(cls, user: User, available: bool, reason: str = "") -> None:
-        values = {"available": available, "reason": "" if available else reason, "since": utcnow()}
+    def set(cls, user: User, available: bool, reason: str = "") -> bool:
+        """Become available (a break asked for after the call is withdrawn), or go on break. During a
+        call or its after-call work, a break waits for that work to end (``pending_reason``). Returns
+        whether the break was put off so."""
+        if not available and cls.of(user).available and cls.work([user.id])[user.id][0] in BUSY:
+            cls._write(user, pending_reason=reason)
+            return True
+        cls._write(user, available=available, reason="" if available else reason, since=utcnow(), pending_reason="")
+        return False
+
+    @classmethod
+    def _write(cls, user: User, **values) -> None:
         if cls.update(**values).where(cls.user == user).execute() == 0:
             try:
                 cls.create(user=user, **values)
             except pw.IntegrityError:
                 cls.update(**values).where(cls.user == user).execute()
+
+    @classmethod
+    def wrap_up(cls, user_id: int | None) -> bool:
+        """Apply a break asked for during the call once its work is over (message saved, or the call
+        ended with its message already saved). Returns whether the operator went on break."""
+        if user_id is None:
+            return False
+        presence = cls.get_or_none((cls.user == user_id) & (cls.pending_reason != ""))
+        if presence is None or cls.work([user_id])[user_id][0] in BUSY:
+            return False
+        return cls.update(available=False, reason=presence.pending_reason, pending_reason="", since=utcnow()).where(
+            (cls.id == presence.id) & (cls.pending_reason == presence.pending_reason)).execute() == 1
 
 
 _BLOCKS_SQL: dict[str, str] = {}

@@ -5,20 +5,44 @@ from __future__ import annotations
 import uuid
 
 from ..accounts.models import User
+from ..db import utcnow
 from ..tenants.models import Staff, Tenant, TenantNumber
-from . import provider
-from .models import ANSWERED, Call, Transfer
+from . import offers, provider
+from .models import ANSWERED, Call, OperatorPresence, Transfer
 
 
 class NotWaiting(Exception):
     """Someone else took the call first, or it is no longer waiting."""
 
 
+class OnBreak(Exception):
+    """The operator is on break or signed out: they take no calls."""
+
+
+class OfferedElsewhere(Exception):
+    """The call is offered to another operator for ``seconds`` more."""
+
+    def __init__(self, seconds: int):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def offers_now(app) -> tuple[list[Call], dict[int, offers.Offer]]:
+    """The waiting calls, longest-waiting first, and whom each is offered to."""
+    calls = list(Call.waiting())
+    return calls, offers.offers(calls, app.state.settings.offer_seconds) if calls else {}
+
+
 def take(app, call_id: int, user: User) -> None:
     """Claim a waiting call for ``user`` (of two at once, exactly one wins), tell every console, and
-    with a provider put the caller through to the user's browser phone. Raises NotWaiting, or
-    provider.ProviderError when the provider refuses (the call is back in the queue)."""
+    with a provider put the caller through to the user's browser phone. Raises OnBreak, OfferedElsewhere,
+    NotWaiting, or provider.ProviderError when the provider refuses (the call is back in the queue)."""
     settings = app.state.settings
+    if not OperatorPresence.of(user).available:
+        raise OnBreak()
+    calls, offered = offers_now(app)
+    if (offer := offered.get(call_id)) is not None and (wait := offer.closed_to(user.id, utcnow())):
+        raise OfferedElsewhere(wait)
     if not Call.take(call_id, user, audio=settings.provider_configured):
         raise NotWaiting(call_id)
     app.state.events.publish("calls", {"event": "taken", "call": call_id})
@@ -30,6 +54,21 @@ def take(app, call_id: int, user: User) -> None:
             Call.release(call_id, user)
             app.state.events.publish("calls", {"event": "waiting", "call": call_id})
             raise
+
+
+def end(app, call: Call, user: User) -> bool:
+    """The operator ends a call they took (without audio nothing else will): it is completed now and
+    their after-call work begins. Returns whether it was going on."""
+    if not call.hang_up(user):
+        return False
+    OperatorPresence.wrap_up(user.id)  # the message was saved during the call: the work is over
+    app.state.events.publish("calls", {"event": "ended", "call": call.id})
+    return True
+
+
+def operator_changed(app) -> None:
+    """An operator's availability changed (presence set, after-call work over): offers move."""
+    app.state.events.publish("calls", {"event": "operator"})
 
 
 class NoTestCall(Exception):

@@ -32,7 +32,7 @@ from ..web import limits
 from ..web.inputs import row_id
 from .models import (
     ANNOUNCED, BLOCKED, CONNECTED, FINAL_PROVIDER_STATUSES, QUEUED, TRANSFER_RING_SECONDS, UNANSWERED, VOICEMAIL,
-    Call, Transfer,
+    Call, OperatorPresence, Transfer,
 )
 
 log = logging.getLogger("dengon.webhooks")
@@ -326,8 +326,11 @@ def status(request: Request, params: dict):
         return None
     if provider_status in FINAL_PROVIDER_STATUSES:
         was_waiting = call.status == QUEUED
-        if call.end(provider_status) and was_waiting:
-            _publish(request, {"event": "gone", "call": call.id})
+        if call.end(provider_status):
+            if was_waiting:
+                _publish(request, {"event": "gone", "call": call.id})
+            elif OperatorPresence.wrap_up(call.claimed_by_id):  # its message was saved during the call
+                _publish(request, {"event": "operator"})
     else:
         Call.update(provider_status=provider_status).where(Call.id == call.id).execute()
     return None

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from .. import i18n
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
-from ..calls.models import BREAK_REASONS, Call, OperatorPresence, Transfer
+from ..calls.models import BREAK_REASONS, COMPLETED, REASON_LABELS, Call, OperatorPresence, Transfer
 from ..db import db, utcnow
 from ..messages import forms as message_forms, service as message_service, views as message_views
 from ..messages.models import Message
@@ -25,8 +25,18 @@ from ..web.auth import row_or_404, session_for, stream_user, view
 from ..web.inputs import row_id
 from ..web.templates import render, templates
 
-def _waiting_context() -> dict:
-    return {"calls": list(Call.waiting()), "now": utcnow()}
+def _waiting_context(app, user) -> dict:
+    """The waiting calls as ``user`` sees them: those offered to them first, then the rest, longest
+    waiting first; each with whom it is offered to, and whether the user may take calls at all."""
+    calls, offered = call_service.offers_now(app)
+    mine = [c for c in calls if c.id in offered and offered[c.id].user_id == user.id]
+    return {"calls": mine + [c for c in calls if c not in mine], "offers": offered, "me": user.id, "now": utcnow(),
+            "can_take": OperatorPresence.of(user).available}
+
+
+def _presence_context(user) -> dict:
+    presence = OperatorPresence.of(user)
+    return {"presence": presence, "state": presence.state()[0], "reasons": BREAK_REASONS, "reason_labels": REASON_LABELS}
 
 
 @view(roles=STAFF_ROLES)
@@ -35,7 +45,7 @@ def console(request: Request):
     mine = (Call.select().where((Call.claimed_by == user) & Call.ended_at.is_null())
             .order_by(Call.claimed_at.desc()))
     return render(request, "console/index.html", {
-        **_waiting_context(), "presence": OperatorPresence.of(user), "reasons": BREAK_REASONS,
+        **_waiting_context(request.app, user), **_presence_context(user),
         "my_calls": list(mine), "voice": request.app.state.settings.provider_configured,
         "drafts": list(message_service.drafts_of(user)),
     })
@@ -43,14 +53,16 @@ def console(request: Request):
 
 @view(roles=STAFF_ROLES)
 def presence(request: Request):
-    form = request.state.form
-    available = form.get("available") == "1"
-    reason = form.get("reason", "")
-    if not available and reason not in BREAK_REASONS:
-        reason = "break"
-    OperatorPresence.set(request.state.user, available, reason)
-    return render(request, "console/_presence.html",
-                  {"presence": OperatorPresence.of(request.state.user), "reasons": BREAK_REASONS})
+    """The operator's availability (GET: as it is now, for a screen that changed it indirectly)."""
+    if request.method == "POST":
+        form = request.state.form
+        available = form.get("available") == "1"
+        reason = form.get("reason", "")
+        if not available and reason not in BREAK_REASONS:
+            reason = "break"
+        OperatorPresence.set(request.state.user, available, reason)
+        call_service.operator_changed(request.app)
+    return render(request, "console/_presence.html", _presence_context(request.state.user))
 
 
 @view(roles=STAFF_ROLES)
@@ -58,6 +70,10 @@ def take(request: Request):
     call_id = row_or_404(Call, request).id
     try:
         call_service.take(request.app, call_id, request.state.user)
+    except call_service.OnBreak:
+        return render(request, "console/_take_failed.html", {"on_break": True}, status_code=409)
+    except call_service.OfferedElsewhere as exc:
+        return render(request, "console/_take_failed.html", {"offered_for": exc.seconds}, status_code=409)
     except call_service.NotWaiting:
         return render(request, "console/_take_failed.html", status_code=409)
     except provider.ProviderError as exc:
@@ -86,7 +102,7 @@ def screen_pop(request: Request):
     """Everything the operator needs before saying a word: whose phone it is, what to say, who is in."""
     call = row_or_404(Call, request)
     tenant = call.tenant
-    context = {"call": call, "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
+    context = {**_call_state_context(request, call), "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
                "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call)),
                **_board_context(tenant)}
     saved = Message.select().where(Message.call == call).order_by(Message.id.desc()).first()
@@ -164,6 +180,28 @@ def transfer(request: Request):
     return render(request, "console/_transfer_status.html", {"call": call, "attempt": attempt})
 
 
+def _call_state_context(request: Request, call: Call) -> dict:
+    user = request.state.user
+    return {"call": call, "mine": call.claimed_by_id == user.id, "voice": request.app.state.settings.provider_configured,
+            "wrapping_up": call.status == COMPLETED and not Message.select().where(Message.call == call).exists(),
+            **_presence_context(user)}
+
+
+@view(roles=STAFF_ROLES)
+def call_state(request: Request):
+    """The screen pop's call state and the operator's availability, fetched again after a save."""
+    return render(request, "console/_call_state.html", _call_state_context(request, row_or_404(Call, request)))
+
+
+@view(roles=STAFF_ROLES)
+def end_call(request: Request):
+    """通話終了: the operator ends a call taken without audio; after-call work begins. Ending it twice,
+    or a call that is not theirs, changes nothing."""
+    call = row_or_404(Call, request)
+    call_service.end(request.app, call, request.state.user)
+    return render(request, "console/_call_state.html", _call_state_context(request, Call.get_by_id(call.id)))
+
+
 def _board_context(tenant) -> dict:
     if tenant is None:
         return {"notices": [], "board": [], "next_change": None}
@@ -194,7 +232,7 @@ async def events(request: Request):
             if session_for(request, touch=False) is None:
                 return None
             html = templates.get_template("console/_waiting.html").render(
-                {**_waiting_context(), "request": request})
+                {**_waiting_context(request.app, user), "request": request})
         return streams.event("calls", html)
 
     async def stream():

@@ -7,7 +7,7 @@ import datetime as dt
 
 from ..accounts.models import User
 from ..audit import AuditEntry
-from ..calls.models import Call
+from ..calls.models import QUEUED, Call, OperatorPresence
 from ..db import db, utcnow
 from ..tenants.models import Tenant
 from . import forms, search
@@ -43,6 +43,8 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
         search.index(message, (call.from_number,) if call is not None and call.from_number else ())
         if call is not None and user is not None:
             Draft.delete().where((Draft.user == user) & (Draft.call == call)).execute()
+    if call is not None and user is not None:
+        OperatorPresence.wrap_up(user.id)  # after-call work over: the break they asked for begins
     return message
 
 
@@ -54,6 +56,9 @@ def announce(app, message: Message) -> None:
     if ids := delivery.notify(message):
         delivery.send_soon(app.state.settings, ids)
     app.state.events.publish("messages", {"event": "saved", "message": message.id})
+    if message.call_id is not None and Call.select().where(Call.status == QUEUED).exists():
+        # Its operator's after-call work is over: they may now be the one a waiting call is offered to.
+        app.state.events.publish("calls", {"event": "operator"})
 
 
 def correct(message: Message, clean: forms.Clean, user: User, note: str = "") -> bool:

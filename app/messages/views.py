@@ -150,7 +150,7 @@ def save(request: Request):
     confirmed_at = {k: v["at"] for k, v in merged["confirmed"].items()}
     message = service.record(call.tenant, clean, request.state.user, call=call, confirmed_at=confirmed_at)
     service.announce(request.app, message)
-    return render(request, "messages/_saved.html", detail_context(message))
+    return _saved(request, message)
 
 
 @view(roles=STAFF_ROLES)
@@ -163,7 +163,12 @@ def noise(request: Request):
     clean, errors = forms.check(call.tenant, Entry(category=category))
     message = service.record(call.tenant, clean, request.state.user, call=call)
     service.announce(request.app, message)
-    return render(request, "messages/_saved.html", detail_context(message))
+    return _saved(request, message)
+
+
+def _saved(request: Request, message: Message):
+    # The after-call work is over: the screen pop's call state and availability fetch themselves again.
+    return render(request, "messages/_saved.html", detail_context(message), headers={"HX-Trigger": "desk-changed"})
 
 
 @view(roles=STAFF_ROLES)
