@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.calls.models import Call, Transfer
+from app.calls.models import Call, OperatorPresence, Transfer
 from app.tenants import store
 
 from .conftest import csrf_token, log_in, minimal_config
@@ -31,6 +31,7 @@ def taken(voice_client, voice_settings, fake_provider, operator):
     post(voice_client, voice_settings, "/twilio/voice", inbound(to="+815011112222", forwarded="048-226-3141"))
     call = Call.get()
     log_in(voice_client, operator)
+    OperatorPresence.set(operator, True)  # operators start on break: this one has begun taking calls
     voice_client.headers["X-CSRF-Token"] = csrf_token(voice_client, "/console")
     voice_client.headers["HX-Request"] = "true"
     assert voice_client.post(f"/console/calls/{call.id}/take").status_code == 204

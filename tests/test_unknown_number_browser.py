@@ -10,7 +10,7 @@ from app.messages.models import Message
 
 from .browser import chromium
 from .test_browser import log_in, wait
-from .test_console_browser import rows, simulate_call
+from .test_console_browser import on_duty, rows, simulate_call
 from .test_message_browser import TYPED, confirm_box, field
 
 pytestmark = pytest.mark.browser
@@ -21,8 +21,7 @@ def test_an_unknown_numbers_call_is_given_to_a_firm_and_its_message_saved(tmp_pa
     driver = chromium(tmp_path / "op")
     try:
         log_in(driver, server, email, password)
-        driver.get(server.url + "/console")
-        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+        on_duty(driver, server)
         simulate_call(server, environ, tmp_path, "--to", "+815099998888", "--from", "090-1111-2222")
         wait(driver, 5).until(lambda d: rows(d))
         driver.find_element(By.CSS_SELECTOR, "#waiting li.waiting-call button.take").click()
