@@ -87,6 +87,13 @@ def test_the_screen_pop_fits_one_screen_at_1366_by_768(operator, server, environ
     driver.save_screenshot(str(tmp_path / "screen-pop-1366x768.png"))
     assert driver.execute_script("return [innerWidth, innerHeight]") == [1366, 768]
     assert outside_viewport(driver, ESSENTIALS) == {}
+    # In a real browser on a 1366×768 screen its own bars and the taskbar take ~120 px: what matters still shows,
+    # the save button too.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1366, "height": 650, "deviceScaleFactor": 1, "mobile": False})
+    assert outside_viewport(driver, {**ESSENTIALS, "save": "#message-form button.save"}) == {}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
     # Not only those: the whole screen, the save button and the staff's last line included, without scrolling.
     assert driver.execute_script("return document.documentElement.scrollHeight <= innerHeight"), \
         driver.execute_script("return document.documentElement.scrollHeight")
@@ -106,6 +113,11 @@ def test_a_message_is_taken_read_back_and_saved_from_the_keyboard(operator, serv
     press(driver, Keys.ALT, "r")
     type_in(driver, Keys.ENTER)
     assert focused(driver) == "f-callback_number"  # filled from the caller's number
+    type_in(driver, Keys.SHIFT + Keys.TAB + Keys.SHIFT + Keys.TAB)  # back to the name: the number is not read back
+    press(driver, Keys.CONTROL, Keys.ENTER)  # too early: refused, and the cursor goes to the first field to fix
+    wait(driver).until(lambda d: d.find_elements(By.ID, "f-callback_number-error"))
+    wait(driver).until(lambda d: focused(d) == "f-callback_number")
+    assert driver.find_element(By.ID, "f-caller_name").get_attribute("value") == "木村 一郎"
     press(driver, Keys.ALT, "r")
     type_in(driver, Keys.TAB)
     assert focused(driver) == "readback"  # Tab also visits the read-back box
@@ -124,6 +136,7 @@ def test_a_message_is_taken_read_back_and_saved_from_the_keyboard(operator, serv
     press(driver, Keys.CONTROL, Keys.ENTER)
 
     saved = wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#message-panel.saved"))[0]
+    driver.save_screenshot(str(tmp_path / "saved-1366x768.png"))
     assert len(saved.find_elements(By.CSS_SELECTOR, ".tag.readback")) == 3 and "至急" in saved.text
     db.bind(environ["DATABASE_URL"])
     with db.db.connection_context():
