@@ -31,6 +31,10 @@ def operator(tmp_path, server, demo_logins):
         log_in(driver, server, email, password)
         driver.get(server.url + "/console")
         wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+        # Available for calls (the demo operator starts on a break).
+        for button in driver.find_elements(By.CSS_SELECTOR, '#presence button[name="available"][value="1"]'):
+            button.click()
+            wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#presence .state.available"))
         yield driver
     finally:
         driver.quit()
@@ -82,6 +86,8 @@ def a_call_arrives(driver, server, environ, tmp_path):
 def test_the_screen_pop_fits_one_screen_at_1366_by_768(operator, server, environ, tmp_path):
     driver = operator
     a_call_arrives(driver, server, environ, tmp_path)
+    assert "Alt+N" in driver.find_element(By.ID, "waiting").find_element(By.XPATH, "..").text.replace("\n", "")
+    driver.save_screenshot(str(tmp_path / "console-1366x768.png"))
     press(driver, Keys.ALT, "n")
     wait(driver).until(lambda d: d.find_elements(By.ID, "message-form"))
     driver.save_screenshot(str(tmp_path / "screen-pop-1366x768.png"))
