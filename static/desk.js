@@ -68,8 +68,9 @@
   // message; Enter on the save button still saves.
   const STEPS = '[name^="field."]:not([type="hidden"]), #category, #urgent, button[type="submit"]';
   function nextField(here) {
-    const steps = [...here.form.querySelectorAll(STEPS)];
-    const next = steps[steps.indexOf(here) + 1];
+    // The first step after this element in the page (from a read-back box or the call type too).
+    const next = [...here.form.querySelectorAll(STEPS)].find(
+      (step) => here.compareDocumentPosition(step) & Node.DOCUMENT_POSITION_FOLLOWING);
     if (next) next.focus();
   }
 

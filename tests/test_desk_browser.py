@@ -126,8 +126,8 @@ def test_a_message_is_taken_read_back_and_saved_from_the_keyboard(operator, serv
     assert driver.find_element(By.ID, "f-caller_name").get_attribute("value") == "木村 一郎"
     press(driver, Keys.ALT, "r")
     type_in(driver, Keys.TAB)
-    assert focused(driver) == "readback"  # Tab also visits the read-back box
-    type_in(driver, Keys.TAB)
+    assert focused(driver) == "readback"  # Tab also visits the read-back box; Enter there goes on
+    type_in(driver, Keys.ENTER)
     assert focused(driver) == "f-for_staff"
     type_in(driver, Keys.TAB + "足場の一部が崩れました。" + Keys.ENTER + "けが人はいません。")  # Enter in the text is a new line
     type_in(driver, Keys.TAB + "川口三丁目現場")
