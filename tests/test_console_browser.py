@@ -62,8 +62,9 @@ def test_a_call_reaches_both_operators_at_once_and_vanishes_when_one_takes_it(op
     assert first.find_element(By.CSS_SELECTOR, "h1.pop-name").text == "大和建設株式会社"
     assert "お電話ありがとうございます。大和建設でございます。" in first.find_element(
         By.CSS_SELECTOR, ".answer-phrase").text
-    assert "119番への通報が済んでいるか" in first.find_element(By.CSS_SELECTOR, ".prose").text
-    assert "090-1111-2222" in first.find_element(By.CSS_SELECTOR, ".caller-line").text
+    assert "119番への通報が済んでいるか" in first.find_element(By.CSS_SELECTOR, ".pop-info .prose").text
+    assert [g.text.replace("\n", "") for g in first.find_elements(By.CSS_SELECTOR, ".caller-line .digit-group")] == [
+        "090", "1111", "2222"]
     wait(second, 1).until(lambda d: rows(d) == [])
 
 
