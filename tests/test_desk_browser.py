@@ -132,7 +132,12 @@ def test_a_message_is_taken_read_back_and_saved_from_the_keyboard(operator, serv
     type_in(driver, Keys.TAB + "足場の一部が崩れました。" + Keys.ENTER + "けが人はいません。")  # Enter in the text is a new line
     type_in(driver, Keys.TAB + "川口三丁目現場")
     press(driver, Keys.ALT, "r")
+    urgent = driver.find_element(By.ID, "urgent")
+    assert urgent.is_selected()  # 現場からの緊急連絡 is urgent by its call type
     press(driver, Keys.ALT, "u")
+    assert not urgent.is_selected()
+    press(driver, Keys.ALT, "u")  # and on again
+    assert urgent.is_selected()
     press(driver, Keys.ALT, "c")
     assert focused(driver) == "category"
     type_in(driver, Keys.DOWN)
