@@ -161,6 +161,29 @@ def test_a_noise_call_is_recorded_with_one_click(desk, call):
     assert response.status_code == 200
     message = Message.get()
     assert (message.category, message.fields, message.readback) == ("sales", {}, {})
+    # What was recorded, in those words; not "message saved" under the call type the form had open.
+    assert "営業電話として記録しました" in response.text
+    assert "伝言を保存しました" not in response.text and "法律相談のご依頼" not in response.text
+    for page in (f"/messages/{message.id}",):
+        html = desk.get(page).text
+        assert "営業電話として記録しました" in html and "法律相談のご依頼" not in html
+
+
+def test_a_noise_record_is_labelled_as_such_in_the_firms_portal_and_mail(client, settings, call, law, operator):
+    from app.accounts import service as accounts
+    from app.messages import forms, service
+    from app.reports.render import notification
+
+    from .conftest import PASSWORD
+
+    message = service.record(law, forms.Clean(forms.form_of(law, "consultation"), "wrong_number", False, {}, [], {}),
+                             operator, call=call)
+    client_user = accounts.add_user("owner@law.example.jp", "client", password=PASSWORD, tenant_slug="law")
+    log_in(client, client_user)
+    html = client.get(f"/portal/messages/{message.id}").text
+    assert "間違い電話として記録しました" in html and "法律相談のご依頼" not in html
+    mail = notification(settings, message, "email")
+    assert "間違い電話" in mail.text and "法律相談のご依頼" not in mail.text + mail.html
 
 
 def test_after_call_work_is_the_time_from_the_calls_end_to_the_saved_message(desk, call):
