@@ -210,7 +210,7 @@ def test_a_supervisor_corrects_a_message_and_every_version_is_kept(client, desk,
     assert message.fields["callback_number"] == "+819012340000"
     assert set(message.readback) == {"caller_name"}  # the new number was never read back
     page = client.get(f"/messages/{message.id}").text
-    assert "番号違い(本人より再架電)" in page and "+819012345678" in page and "+819012340000" in page
+    assert "番号違い(本人より再架電)" in page and "090-1234-5678 → 090-1234-0000" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "第 2 版" in page and "第 1 版" in page
 
 
@@ -233,3 +233,15 @@ def test_an_escalation_reaches_the_supervisors_until_resolved(client, desk, call
                 data={"csrf_token": csrf_token(client, "/supervisor"), "resolution": "山田先生に連絡済み"})
     assert "弁護士に至急つないでほしいとの強い要望" not in client.get("/supervisor").text
     assert Escalation.get().resolution == "山田先生に連絡済み"
+
+
+def test_the_addressee_is_chosen_from_the_firms_staff_by_name_or_typed_for_someone_else(desk, call):
+    html = desk.get(f"/console/calls/{call.id}").text
+    assert re.search(r'<option value="yamada"[^>]*>山田 太郎\(弁護士\)</option>', html)
+    assert "その他…" in html
+    desk.post(f"/console/calls/{call.id}/message", data={**everything_confirmed(), "pick.for_staff": "yamada",
+                                                          "field.for_staff": ""})
+    assert Message.get().fields["for_staff"] == "yamada"
+    desk.post(f"/console/calls/{call.id}/message", data={**everything_confirmed(), "pick.for_staff": "other",
+                                                          "field.for_staff": "鈴木 事務長"})
+    assert Message.select().order_by(Message.id.desc()).get().fields["for_staff"] == "鈴木 事務長"

@@ -57,6 +57,10 @@ def _entry(form_data: FormData, form: Form, tenant: Tenant, staff: list[Staff]) 
     """What the message form submitted. A read-back box counts only for the value it was ticked for
     (the page keeps that value beside it): editing a confirmed field withdraws its confirmation."""
     fields = {key[6:]: value for key, value in form_data.multi_items() if key.startswith("field.")}
+    for key, picked in form_data.multi_items():
+        # The addressee chosen from the firm's staff is their key; "other": the name typed beside it.
+        if key.startswith("pick.") and picked != "other":
+            fields[key[5:]] = picked
     confirmed = set()
     for key in form_data.getlist("readback"):
         f = form.field(key)
