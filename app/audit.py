@@ -53,12 +53,21 @@ class AuditEntry(BaseModel):
     def shown_changes(self) -> list[tuple[str, str, str]]:
         """(key, before, after) of an entry that is no firm's or message's diff, values as people read
         them: a staff member by name, numbers in national format."""
+        from .i18n import _
         from .tenants.changes import shown
+        from .tenants.labels import PRESENCE_LABELS, ROLE_LABELS
         from .tenants.models import Staff
 
         region = self.tenant.region if self.tenant_id else "JP"
         names = {s.key: s.name for s in Staff.select().where(Staff.tenant == self.tenant_id)} if self.tenant_id else {}
-        return [(path, *(names.get(v, v) if path == "staff" and v else shown(v, region=region) for v in change))
+        coded = {"role": ROLE_LABELS, "presence": PRESENCE_LABELS}
+
+        def word(path, v):
+            if path == "staff" and v:
+                return names.get(v, v)
+            return _(coded[path][v]) if path in coded and v in coded[path] else shown(v, region=region)
+
+        return [(path, *(word(path, v) for v in change))
                 for path, change in (self.changes or {}).items()
                 if isinstance(change, (list, tuple)) and len(change) == 2]
 

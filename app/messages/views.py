@@ -203,6 +203,7 @@ def message_list(request: Request):
         query = query.where(Message.category == category)
     return render(request, "messages/list.html", {
         "messages": list(query.limit(PAGE)), "firm": firm or "", "category": category or "",
+        "firms": list(Tenant.listed()),
         "categories": forms.category_choices()})
 
 
