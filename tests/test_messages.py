@@ -235,7 +235,7 @@ def test_an_escalation_reaches_the_supervisors_until_resolved(client, desk, call
     assert Escalation.get().resolution == "山田先生に連絡済み"
 
 
-def test_the_addressee_is_chosen_from_the_firms_staff_by_name_or_typed_for_someone_else(desk, call):
+def test_the_addressee_is_chosen_from_the_firms_staff_by_name_or_typed_for_someone_else(desk, call, supervisor):
     html = desk.get(f"/console/calls/{call.id}").text
     assert re.search(r'<option value="yamada"[^>]*>山田 太郎\(弁護士\)</option>', html)
     assert "その他…" in html
@@ -245,3 +245,9 @@ def test_the_addressee_is_chosen_from_the_firms_staff_by_name_or_typed_for_someo
     desk.post(f"/console/calls/{call.id}/message", data={**everything_confirmed(), "pick.for_staff": "other",
                                                           "field.for_staff": "鈴木 事務長"})
     assert Message.select().order_by(Message.id.desc()).get().fields["for_staff"] == "鈴木 事務長"
+    # The message's page, where a supervisor corrects it, picks the addressee the same way.
+    switch_to(desk, supervisor)
+    first, second = Message.select().order_by(Message.id)
+    assert re.search(r'<option value="yamada" selected>山田 太郎', desk.get(f"/messages/{first.id}").text)
+    page = desk.get(f"/messages/{second.id}").text
+    assert re.search(r'<option value="other" class="other" selected>', page) and 'value="鈴木 事務長"' in page

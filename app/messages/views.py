@@ -186,9 +186,10 @@ def _escalate(request: Request, **target):
 def detail_context(message: Message) -> dict:
     tenant = message.tenant
     form = forms.form_of(tenant, message.call_type)
+    staff = list(tenant.staff.order_by(Staff.position))
     return {"message": message, "firm": tenant, "form": form, "rows": forms.rows_of(message, form),
             "categories": forms.category_choices(),
-            "staff_by_key": {s.key: s for s in tenant.staff},
+            "staff_by_key": {s.key: s for s in staff}, "staff": staff,
             "versions": list(message.versions.order_by(MessageVersion.number.desc()))}
 
 
