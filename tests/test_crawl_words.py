@@ -11,7 +11,7 @@ from urllib.parse import urldefrag, urlsplit
 import pytest
 
 from app.accounts.models import User
-from app.calls.models import Call
+from app.calls.models import BlockedNumber, Call
 from app.delivery import service as delivery
 from app.messages import forms, service
 from app.presence import service as presence
@@ -38,7 +38,7 @@ class Visible(HTMLParser):
     """The text a person sees: no tags, no attribute values, no script or style, no value a form
     field holds (a textarea's text is its value); every same-site link."""
 
-    HIDDEN = {"script", "style", "textarea", "template", "title"}
+    HIDDEN = {"script", "style", "textarea", "template"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -114,8 +114,6 @@ def day_of_work(database, demo_logins, settings):
     ito = Staff.get(Staff.tenant == daiwa, Staff.key == "ito")
     presence.set_presence(ito, "out", "現場", None, client)
     presence.post_notice(daiwa, "本日は伊藤が終日不在です", ito, None, None, client)
-    from app.calls.models import BlockedNumber
-
     BlockedNumber.block(daiwa, "+81398765432", "営業", client)
     config = store.snapshot(daiwa)
     change_requests.propose(daiwa, client, {"instructions": config["instructions"] + "\n追記"}, "追記のお願い",
