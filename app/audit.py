@@ -25,6 +25,52 @@ class AuditEntry(BaseModel):
         return cls.create(action=action, actor=actor, actor_label=actor.email if actor else label or "cli",
                           tenant=tenant, target=target, changes=changes)
 
+    @property
+    def label(self) -> str:
+        from .i18n import _
+        from .tenants.labels import AUDIT_ACTION_LABELS
+
+        return _(AUDIT_ACTION_LABELS[self.action]) if self.action in AUDIT_ACTION_LABELS else self.action
+
+    def shown_target(self) -> str:
+        """What the entry is about, as a person names it: a staff member by name, a number in national
+        format, how a firm was saved in words."""
+        from . import phones
+        from .i18n import _
+        from .tenants.labels import VIA_LABELS
+        from .tenants.models import Staff
+
+        region = self.tenant.region if self.tenant_id else "JP"
+        if self.action == "staff.presence" and self.tenant_id:
+            person = Staff.get_or_none((Staff.tenant == self.tenant_id) & (Staff.key == self.target))
+            return person.name if person else self.target
+        if self.target.startswith("+") and self.target[1:].isdigit():
+            return phones.display(self.target, region)
+        if self.action.startswith("tenant.") and self.target in VIA_LABELS:
+            return _(VIA_LABELS[self.target])
+        return self.target
+
+    def shown_changes(self) -> list[tuple[str, str, str]]:
+        """(key, before, after) of an entry that is no firm's or message's diff, values as people read
+        them: a staff member by name, numbers in national format."""
+        from .i18n import _
+        from .tenants.changes import shown
+        from .tenants.labels import PRESENCE_LABELS, ROLE_LABELS
+        from .tenants.models import Staff
+
+        region = self.tenant.region if self.tenant_id else "JP"
+        names = {s.key: s.name for s in Staff.select().where(Staff.tenant == self.tenant_id)} if self.tenant_id else {}
+        coded = {"role": ROLE_LABELS, "presence": PRESENCE_LABELS}
+
+        def word(path, v):
+            if path == "staff" and v:
+                return names.get(v, v)
+            return _(coded[path][v]) if path in coded and v in coded[path] else shown(v, region=region)
+
+        return [(path, *(word(path, v) for v in change))
+                for path, change in (self.changes or {}).items()
+                if isinstance(change, (list, tuple)) and len(change) == 2]
+
     @classmethod
     def recent(cls, tenant: Tenant | None = None, limit: int = 200):
         query = cls.select().order_by(cls.at.desc(), cls.id.desc()).limit(limit)

@@ -51,6 +51,22 @@ def test_a_message_with_its_read_back_confirmed_is_created(client, law, operator
     assert Message.get().source == "api"
 
 
+def test_the_addressee_keeps_the_staff_key_in_fields_and_is_named_beside_it(client, firm_a, operator):
+    store.import_config(minimal_config("firm-a", "03-1111-2222", staff=[{"key": "sato", "name": "佐藤 次郎"}],
+                                       call_types=[{**CONSULTATION, "fields": [*CONSULTATION["fields"], "for_staff"]}]))
+    to_staff = new_message()
+    to_staff["fields"]["for_staff"] = "佐藤次郎"  # typed as the name: stored as the person's key
+    data = client.post("/api/v1/messages", json=to_staff, headers=bearer(operator)).json()
+    assert (data["fields"]["for_staff"], data["for_staff_name"]) == ("sato", "佐藤 次郎")
+    listed = client.get("/api/v1/messages", headers=bearer(operator)).json()["messages"][0]
+    assert listed["for_staff_name"] == "佐藤 次郎"
+    to_other = new_message()
+    to_other["fields"]["for_staff"] = "鈴木 様"
+    data = client.post("/api/v1/messages", json=to_other, headers=bearer(operator)).json()
+    assert (data["fields"]["for_staff"], data["for_staff_name"]) == ("鈴木 様", "鈴木 様")
+    assert client.post("/api/v1/messages", json=new_message(), headers=bearer(operator)).json()["for_staff_name"] is None
+
+
 def test_each_missing_or_unconfirmed_field_is_named_with_422(client, law, operator):
     body = new_message(readback=["caller_name"])
     del body["fields"]["body"]

@@ -161,6 +161,29 @@ def test_a_noise_call_is_recorded_with_one_click(desk, call):
     assert response.status_code == 200
     message = Message.get()
     assert (message.category, message.fields, message.readback) == ("sales", {}, {})
+    # What was recorded, in those words; not "message saved" under the call type the form had open.
+    assert "営業電話として記録しました" in response.text
+    assert "伝言を保存しました" not in response.text and "法律相談のご依頼" not in response.text
+    for page in (f"/messages/{message.id}",):
+        html = desk.get(page).text
+        assert "営業電話として記録しました" in html and "法律相談のご依頼" not in html
+
+
+def test_a_noise_record_is_labelled_as_such_in_the_firms_portal_and_mail(client, settings, call, law, operator):
+    from app.accounts import service as accounts
+    from app.messages import forms, service
+    from app.reports.render import notification
+
+    from .conftest import PASSWORD
+
+    message = service.record(law, forms.Clean(forms.form_of(law, "consultation"), "wrong_number", False, {}, [], {}),
+                             operator, call=call)
+    client_user = accounts.add_user("owner@law.example.jp", "client", password=PASSWORD, tenant_slug="law")
+    log_in(client, client_user)
+    html = client.get(f"/portal/messages/{message.id}").text
+    assert "間違い電話として記録しました" in html and "法律相談のご依頼" not in html
+    mail = notification(settings, message, "email")
+    assert "間違い電話" in mail.text and "法律相談のご依頼" not in mail.text + mail.html
 
 
 def test_after_call_work_is_the_time_from_the_calls_end_to_the_saved_message(desk, call):
@@ -187,7 +210,7 @@ def test_a_supervisor_corrects_a_message_and_every_version_is_kept(client, desk,
     assert message.fields["callback_number"] == "+819012340000"
     assert set(message.readback) == {"caller_name"}  # the new number was never read back
     page = client.get(f"/messages/{message.id}").text
-    assert "番号違い(本人より再架電)" in page and "+819012345678" in page and "+819012340000" in page
+    assert "番号違い(本人より再架電)" in page and "090-1234-5678 → 090-1234-0000" in " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "第 2 版" in page and "第 1 版" in page
 
 
@@ -210,3 +233,21 @@ def test_an_escalation_reaches_the_supervisors_until_resolved(client, desk, call
                 data={"csrf_token": csrf_token(client, "/supervisor"), "resolution": "山田先生に連絡済み"})
     assert "弁護士に至急つないでほしいとの強い要望" not in client.get("/supervisor").text
     assert Escalation.get().resolution == "山田先生に連絡済み"
+
+
+def test_the_addressee_is_chosen_from_the_firms_staff_by_name_or_typed_for_someone_else(desk, call, supervisor):
+    html = desk.get(f"/console/calls/{call.id}").text
+    assert re.search(r'<option value="yamada"[^>]*>山田 太郎\(弁護士\)</option>', html)
+    assert "その他…" in html
+    desk.post(f"/console/calls/{call.id}/message", data={**everything_confirmed(), "pick.for_staff": "yamada",
+                                                          "field.for_staff": ""})
+    assert Message.get().fields["for_staff"] == "yamada"
+    desk.post(f"/console/calls/{call.id}/message", data={**everything_confirmed(), "pick.for_staff": "other",
+                                                          "field.for_staff": "鈴木 事務長"})
+    assert Message.select().order_by(Message.id.desc()).get().fields["for_staff"] == "鈴木 事務長"
+    # The message's page, where a supervisor corrects it, picks the addressee the same way.
+    switch_to(desk, supervisor)
+    first, second = Message.select().order_by(Message.id)
+    assert re.search(r'<option value="yamada" selected>山田 太郎', desk.get(f"/messages/{first.id}").text)
+    page = desk.get(f"/messages/{second.id}").text
+    assert re.search(r'<option value="other" class="other" selected>', page) and 'value="鈴木 事務長"' in page

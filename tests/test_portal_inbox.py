@@ -135,13 +135,13 @@ def test_opening_a_message_marks_it_read_for_that_user_only_and_staff_see_who_re
     client.post("/logout", data={"csrf_token": csrf_token(client, "/portal")})
     log_in(client, operator)
     page = client.get(f"/messages/{message.id}").text
-    assert "alice@firm-a.example.jp" in page and "お客様が既読" in page
+    assert "alice@firm-a.example.jp" in page and "顧客が既読" in page
 
 
 def test_staff_see_that_the_firm_has_not_read_a_message_yet(client, firm, operator):
     message = take(firm)
     log_in(client, operator)
-    assert "お客様はまだ読んでいません" in client.get(f"/messages/{message.id}").text
+    assert "顧客はまだ読んでいません" in client.get(f"/messages/{message.id}").text
 
 
 def test_one_message_is_marked_handled_with_a_note_and_reopened(client, firm, alice):

@@ -50,7 +50,7 @@ def test_a_manager_previews_a_report_from_the_firm_page_and_sends_a_test_to_one_
     take_messages(environ)
     manager.get(server.url + "/firms/daiwa-kensetsu")
     manager.find_element(By.CSS_SELECTOR, "a[href='/firms/daiwa-kensetsu/reports/daily/preview']").click()
-    wait(manager).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("レポートのプレビュー"))
+    wait(manager).until(lambda d: d.find_element(By.TAG_NAME, "h1").text.startswith("報告のプレビュー"))
     table = manager.find_element(By.CSS_SELECTOR, "table.preview-messages").text
     assert "佐藤 花子" in table and "木村 一郎" in table
     assert manager.find_element(By.CSS_SELECTOR, "select#at option:checked").text.endswith("（予定）")

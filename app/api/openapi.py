@@ -422,6 +422,9 @@ def document(server: str) -> dict:
             "call_sid": {"type": ["string", "null"]},
             "source": {"type": "string", "enum": ["operator", "api", "voicemail"]},
             "version": {"type": "integer", "description": "1, plus one per correction."},
+            "for_staff_name": {"type": ["string", "null"],
+                               "description": "The addressee's name: the staff member `fields.for_staff` keys, "
+                                              "or the name typed for someone else; null without one."},
             "recording_url": {"type": "string"}, "recording_seconds": {"type": ["integer", "null"]},
         },
     }

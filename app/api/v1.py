@@ -20,7 +20,7 @@ from ..db import db
 from ..i18n import _
 from ..messages import export, forms, inbox, search, service
 from ..messages.models import API, Message, MessageVersion
-from ..tenants.models import CATEGORIES, Tenant
+from ..tenants.models import CATEGORIES, Staff, Tenant
 from ..web.inputs import bad_field, bad_query_field, parse_keyset_cursor, storable
 from .models import IdempotencyKey
 
@@ -125,6 +125,9 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
         "acknowledged_by": names.get(message.acknowledged_by_id),
         "call_sid": message.call.sid if message.call_id else None, "source": message.source,
         "version": message.version,
+        # fields.for_staff keeps the staff key (or the name typed for someone else); this is whom it names
+        "for_staff_name": (names.get((message.tenant_id, message.fields["for_staff"]), message.fields["for_staff"])
+                           if message.fields.get("for_staff") else None),
     }
     if message.recording_url:
         data.update(recording_url=message.recording_url, recording_seconds=message.recording_seconds)
@@ -139,11 +142,19 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
     return data
 
 
-def _names(messages: list[Message]) -> dict[int, str]:
+def _names(messages: list[Message]) -> dict:
+    """The users' names by id, and the addressees' by (firm id, staff key): two queries for a page."""
     ids = {i for m in messages for i in (m.taken_by_id, m.acknowledged_by_id) if i}
-    if not ids:
-        return {}
-    return {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))}
+    found: dict = {}
+    if ids:
+        found.update({u.id: u.name or u.email
+                      for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))})
+    wanted = {(m.tenant_id, m.fields["for_staff"]) for m in messages if m.fields.get("for_staff")}
+    if wanted:
+        for s in Staff.select(Staff.tenant, Staff.key, Staff.name).where(
+                Staff.tenant.in_({t for t, _key in wanted}) & Staff.key.in_({k for _t, k in wanted})):
+            found[(s.tenant_id, s.key)] = s.name
+    return found
 
 
 def _parse_time(params, key: str, errors: dict) -> dt.datetime | None:

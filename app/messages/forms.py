@@ -219,3 +219,27 @@ def category_choices() -> list[tuple[str, str]]:
 
 NOISE_LABELS = {"sales": N_("Sales"), "wrong_number": N_("Wrong number"), "prank": N_("Prank"),
                 "silent": N_("Silent"), "hangup": N_("Hung up")}
+
+
+def change_rows(changes: dict, forms: list[Form], staff: dict[str, Staff], region: str) -> list[tuple[str, str, str]]:
+    """A correction's changes as people read them: (what, before, after), with field titles, call-type
+    and category names, staff names and national-format numbers instead of the stored keys."""
+    by_key = {f.key: f for f in forms}
+    fields = {fl.key: fl for f in forms for fl in f.fields}
+    rows = []
+    for path, (old, new) in changes.items():
+        key = path.removeprefix("fields.")
+        if path == "call_type":
+            title, shown = _("Call type"), lambda v: by_key[v].title if v in by_key else v
+        elif path == "category":
+            title, shown = _("Category"), lambda v: _(CATEGORY_LABELS[v]) if v in CATEGORY_LABELS else v
+        elif path == "urgent":
+            title, shown = _("Urgent"), lambda v: _("yes") if v else _("no")
+        else:
+            f = fields.get(key)
+            title = f.title if f else _(FIELD_LABELS[key]) if key in FIELD_LABELS else key
+            kind = f.type if f else STANDARD_TYPES.get(key, "text")
+            shown = (lambda v: phones.display(v, region) if v else v) if kind == "phone" else (
+                lambda v: staff[v].name if v in staff else v) if kind == "staff" else (lambda v: v)
+        rows.append((title, shown(old), shown(new)))
+    return rows

@@ -46,6 +46,23 @@ class Message(BaseModel):
         indexes = ((("tenant", "taken_at", "id"), False), (("taken_at", "id"), False))
 
     @property
+    def is_noise(self) -> bool:
+        from ..tenants.models import NOISE_CATEGORIES
+
+        return self.category in NOISE_CATEGORIES
+
+    @property
+    def kind_label(self) -> str:
+        """What was taken, in words: a noise call is recorded as what it was, never under the call
+        type the form had open (it is no message)."""
+        from ..i18n import _
+        from ..tenants.labels import CATEGORY_LABELS
+
+        if self.is_noise:
+            return _("Recorded as: {category}").format(category=_(CATEGORY_LABELS[self.category]))
+        return self.call_type_label or _("Message")
+
+    @property
     def acknowledged(self) -> bool:
         return self.acknowledged_at is not None
 

@@ -60,6 +60,10 @@ def _entry(form_data: FormData, form: Form, tenant: Tenant, staff: list[Staff]) 
     """What the message form submitted. A read-back box counts only for the value it was ticked for
     (the page keeps that value beside it): editing a confirmed field withdraws its confirmation."""
     fields = {key[6:]: value for key, value in form_data.multi_items() if key.startswith("field.")}
+    for key, picked in form_data.multi_items():
+        # The addressee chosen from the firm's staff is their key; "other": the name typed beside it.
+        if key.startswith("pick.") and picked != "other":
+            fields[key[5:]] = picked
     confirmed = set()
     for key in form_data.getlist("readback"):
         f = form.field(key)
@@ -200,9 +204,10 @@ def _escalate(request: Request, **target):
 def detail_context(message: Message) -> dict:
     tenant = message.tenant
     form = forms.form_of(tenant, message.call_type)
+    staff = list(tenant.staff.order_by(Staff.position))
     return {"message": message, "firm": tenant, "form": form, "rows": forms.rows_of(message, form),
             "categories": forms.category_choices(),
-            "staff_by_key": {s.key: s for s in tenant.staff},
+            "staff_by_key": {s.key: s for s in staff}, "staff": staff,
             "versions": list(message.versions.order_by(MessageVersion.number.desc()))}
 
 
@@ -217,6 +222,7 @@ def message_list(request: Request):
         query = query.where(Message.category == category)
     return render(request, "messages/list.html", {
         "messages": list(query.limit(PAGE)), "firm": firm or "", "category": category or "",
+        "firms": list(Tenant.listed()),
         "categories": forms.category_choices()})
 
 

@@ -205,19 +205,46 @@ def notification(settings, message: Message, channel: str) -> Rendered:
     with i18n.use_locale(tenant.language):  # as for a report: all of it in the firm's language
         context = _context(tenant, [message], settings.PUBLIC_URL)
         context["link"] = message_link(settings.PUBLIC_URL, message)
+        call_types = {f.key: f for f in forms.forms_of(tenant)}
         if message.category in NOISE_CATEGORIES and (number := caller_number(
                 message, message.call.from_number if message.call_id else "")):
             context["block_links"] = {message.id: block_link(settings, tenant, number)}
             context["callers"] = {message.id: number}
         subject = env.get_template("notify_subject.txt").render(context).strip()
         if channel == "sms":
-            return Rendered(subject, "", sms=env.get_template("notify_sms.txt").render(context).strip())
+            return Rendered(subject, "", sms=sms_notice(env, context, call_types.get(message.call_type)))
         rendered = Rendered(subject, env.get_template("notify_email.txt").render(context),
                             env.get_template("notify_email.html").render(context))
         if channel == "fax":
             rendered.pdf = pdf(env.get_template("fax.html").render({**context, "notice": True, "rule": None,
                                                                      "start": None, "end": message.taken_at}))
     return rendered
+
+
+# An immediate SMS stays within three parts (UCS-2: 3 × 67 characters): beyond, the free text is cut.
+SMS_LIMIT = 3 * 67
+FREE_TEXT = ("body",)
+
+
+def sms_notice(env: jinja2.Environment, context: dict, form: forms.Form | None) -> str:
+    """The message as an SMS: the caller and every required and read-back field of its call type (never
+    dropped), then as much of the free text as keeps it within SMS_LIMIT, cut with …"""
+    rows = context["items"][0]["rows"]
+    wanted = {f.key for f in form.fields if f.required or f.readback} if form else {r["key"] for r in rows}
+    wanted.discard("body")
+    kept = [r for r in rows if r["key"] in wanted or r["key"] in ("caller_name", "callback_number")]
+    body = " ".join(next((r["value"] for r in rows if r["key"] == "body"), "").split())
+    template = env.get_template("notify_sms.txt")
+
+    def text(cut: str) -> str:
+        return " ".join(template.render({**context, "sms_rows": kept, "sms_body": cut}).split())
+
+    full = text(body)
+    over = len(full.encode("utf-16-le")) // 2 - SMS_LIMIT
+    if over <= 0 or not body:
+        return full
+    keep = max(0, len(body) - over - 1)
+    return text(body[:keep] + "…" if keep else "")
 
 
 _fonts = threading.local()

@@ -32,11 +32,13 @@ def shown(value: Any, key: Key | None = None, region: str = "JP") -> str:
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    item = key if key is not None and key.kind == "tables" else None  # a list of tables: each item is one
     if isinstance(value, list):
-        return ", ".join(shown(v, region=region) for v in value)
-    if isinstance(value, dict):  # a whole item added or removed
-        return " / ".join(shown(v, region=region) for k, v in value.items() if v not in (None, "", [], False) and
-                          not isinstance(v, (list, dict)))
+        return ", ".join(shown(v, item, region=region) if isinstance(v, dict) else shown(v, region=region)
+                         for v in value)
+    if isinstance(value, dict):  # a whole item added or removed; its key is in the path's code beside it
+        return " / ".join(shown(v, key.sub(k) if key is not None else None, region) for k, v in value.items()
+                          if v not in (None, "", [], False) and not isinstance(v, (list, dict)) and k != "key")
     if isinstance(value, str) and value.startswith("+") and value[1:].isdigit():
         return phones.display(value, region)  # stored in E.164
     return str(value)

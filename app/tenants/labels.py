@@ -40,3 +40,22 @@ VIA_LABELS = {
 # How a 取次 (a call put through to a staff member's mobile) went unanswered.
 TRANSFER_OUTCOME_LABELS = {"no-answer": N_("no answer"), "busy": N_("busy"), "failed": N_("the call failed"),
                            "canceled": N_("cancelled"), "timeout": N_("no answer")}
+# What each audit-log action means (AuditEntry.action); an action not listed shows as written.
+AUDIT_ACTION_LABELS = {
+    "tenant.create": N_("Firm created"), "tenant.update": N_("Firm configuration saved"),
+    "tenant.import": N_("Firm imported from its file"), "tenant.restore": N_("Earlier version restored"),
+    "message.correct": N_("Message corrected"), "staff.presence": N_("Staff presence changed"),
+    "notice.post": N_("Notice posted"), "notice.withdraw": N_("Notice withdrawn"),
+    "number.block": N_("Caller blocked"), "number.unblock": N_("Caller unblocked"),
+    "report.test": N_("Test report sent"), "token.create": N_("API token created"),
+    "token.revoke": N_("API tokens revoked"), "user.access": N_("Role or firm changed"),
+    "user.create": N_("User added"), "user.disable": N_("User disabled"), "user.enable": N_("User enabled"),
+    "user.invite": N_("User invited"), "user.invite.accept": N_("Invitation accepted"),
+    "user.owner": N_("Firm owner changed"), "user.password": N_("Password set"),
+    "user.remove": N_("User removed from the firm"), "user.password_link.reset": N_("Password link sent"),
+    "user.password_link.welcome": N_("Welcome link sent"),
+    "change_request.propose": N_("Change requested"), "change_request.approve": N_("Change request approved"),
+    "change_request.decline": N_("Change request declined"),
+    "change_request.withdraw": N_("Change request withdrawn"),
+    "change_request.mail_failed": N_("Change request: mail not sent"),
+}

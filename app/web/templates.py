@@ -54,7 +54,30 @@ def _environment() -> jinja2.Environment:
     env.filters["read_aloud"] = phones.read_aloud
     env.globals["open_change_requests"] = open_change_requests
     env.globals["changes_in_words"] = changes_in_words
+    env.globals["message_changes"] = message_changes
+    env.globals["report_name"] = report_name
+    env.globals["addressees"] = addressees
     return env
+
+
+def message_changes(changes: dict, firm, staff_by_key: dict) -> list[tuple[str, str, str]]:
+    """A message correction's changes in words (its history, the audit log)."""
+    from ..messages import forms
+
+    return forms.change_rows(changes, forms.forms_of(firm), staff_by_key, firm.region)
+
+
+def report_name(rule) -> str:
+    """A report as people name it, by when it goes out (its key is the tenant file's business)."""
+    return i18n.gettext("Report at {times}").format(times=", ".join(rule.at))
+
+
+def addressees(recipient, staff, region: str = "JP") -> str:
+    """Where a `deliver` entry sends, as people read it: addresses and numbers (national format), then
+    the chosen staff by name."""
+    names = {s.key: s.name for s in staff}
+    return ", ".join([phone(a, region) if a.startswith("+") else a for a in recipient.to] +
+                     [names.get(k, k) for k in recipient.to_staff])
 
 
 def open_change_requests() -> int:
