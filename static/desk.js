@@ -66,11 +66,12 @@
 
   // Enter in a one-line field goes to the next field, as Tab does, instead of saving a half-taken
   // message; Enter on the save button still saves.
-  const STEPS = '[name^="field."]:not([type="hidden"]), #category, #urgent, button[type="submit"]';
+  const STEPS = '[name^="field."]:not([type="hidden"]), [name^="pick."], #category, #urgent, button[type="submit"]';
   function nextField(here) {
     // The first step after this element in the page (from a read-back box or the call type too).
+    // Only a step that shows: the addressee's free-text box is hidden until 「その他…」 is chosen.
     const next = [...here.form.querySelectorAll(STEPS)].find(
-      (step) => here.compareDocumentPosition(step) & Node.DOCUMENT_POSITION_FOLLOWING);
+      (step) => here.compareDocumentPosition(step) & Node.DOCUMENT_POSITION_FOLLOWING && step.offsetParent !== null);
     if (next) next.focus();
   }
 

@@ -7,7 +7,7 @@ from selenium.webdriver.support.ui import Select
 
 from .browser import chromium
 from .test_browser import log_in, wait
-from .test_console_browser import simulate_call
+from .test_console_browser import on_duty, simulate_call
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +19,7 @@ def test_the_operator_picks_the_addressee_by_name_and_types_one_only_for_someone
     try:
         driver.set_window_size(375, 812)
         log_in(driver, server, email, password)
-        driver.get(server.url + "/console")
-        wait(driver).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-live") == "1")
+        on_duty(driver, server)
         simulate_call(server, environ, tmp_path, "--to", "+81 50 3786 5120", "--from", "090-1111-2222")
         wait(driver, 5).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#waiting li.waiting-call button.take"))
         driver.find_element(By.CSS_SELECTOR, "#waiting li.waiting-call button.take").click()
