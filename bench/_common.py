@@ -439,7 +439,7 @@ def firm_config(i: int) -> dict:
     return {"slug": raw["slug"], "name": raw["name"], "name_kana": raw["name_kana"], "language": "ja",
             "timezone": "Asia/Tokyo", "region": REGION, "answer_phrase": raw["answer_phrase"], "instructions": "",
             "numbers": [{"number": _e164(n["number"]), "kind": n["kind"]} for n in raw["numbers"]],
-            "hours": hours, "staff": [], "call_types": [], "reports": [], "notify": []}
+            "hours": hours, "staff": [], "call_types": [], "reports": [], "notify": [], "plan": None}
 
 
 def firm_number_list(firms: int) -> list[tuple[str, str]]:
