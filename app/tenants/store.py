@@ -223,10 +223,7 @@ def _record(config: dict, tenant: Tenant | None, before: dict | None, *, actor: 
     """Apply ``config`` and keep it as the firm's next version, inside the caller's transaction."""
     if tenant is not None:
         if tenant.version == 0:
-            # Saved before versions were kept: what it was becomes version 1, so nothing is lost.
-            TenantVersion.create(tenant=tenant, number=1, config=before, via="baseline", saved_by_label="")
-            Tenant.update(version=1).where(Tenant.id == tenant.id, Tenant.version == 0).execute()
-            tenant.version = 1
+            _baseline(tenant, before)
         # The conditional bump is the lock: of two saves from the same version, one moves it on,
         # the other updates nothing and is refused (on PostgreSQL it waits for the first to commit).
         if not Tenant.update(version=Tenant.version + 1).where(Tenant.id == tenant.id,
@@ -247,6 +244,14 @@ def _record(config: dict, tenant: Tenant | None, before: dict | None, *, actor: 
     return tenant, version
 
 
+def _baseline(tenant: Tenant, config: dict) -> None:
+    """A firm saved only before versions were kept: what it is becomes version 1, so nothing is lost.
+    The conditional update decides who writes it when two requests find the firm so at once."""
+    if Tenant.update(version=1).where(Tenant.id == tenant.id, Tenant.version == 0).execute():
+        TenantVersion.create(tenant=tenant, number=1, config=config, via="baseline")
+    tenant.version = 1
+
+
 def restore(tenant: Tenant, number: int, *, actor: User | None, expected_version: int | None = None,
             default_region: str = "JP") -> Saved:
     """Save an old version's configuration again, as a new version. Checked as a file would be: the
@@ -265,10 +270,8 @@ def versions(tenant: Tenant):
     """The firm's versions, newest first. A firm saved only before versions were kept shows what it
     is now as version 1."""
     if tenant.version == 0:
-        with db.atomic():
-            TenantVersion.create(tenant=tenant, number=1, config=snapshot(tenant), via="baseline")
-            Tenant.update(version=1).where(Tenant.id == tenant.id, Tenant.version == 0).execute()
-            tenant.version = 1
+        with read_then_write():
+            _baseline(tenant, snapshot(tenant))
     return TenantVersion.select().where(TenantVersion.tenant == tenant).order_by(TenantVersion.number.desc())
 
 
