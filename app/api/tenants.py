@@ -30,9 +30,12 @@ def _validated(request: Request, body: dict, slug: str | None) -> dict:
     raw = from_json({k: v for k, v in body.items() if k != "version"})
     if slug is not None:
         raw.setdefault("slug", slug)
-    config, problems = validate(raw, default_region=request.app.state.settings.DEFAULT_REGION, folder_slug=slug)
-    if problems:
-        raise ApiError(422, _errors(problems))
+    config, problems = validate(raw, default_region=request.app.state.settings.DEFAULT_REGION)
+    errors = _errors(problems)
+    if slug is not None and config["slug"] != slug and "slug" not in errors:
+        errors["slug"] = _("A firm's slug does not change: expected {slug}, as in the URL.").format(slug=slug)
+    if errors:
+        raise ApiError(422, errors)
     return config
 
 
