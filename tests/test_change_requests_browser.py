@@ -77,5 +77,5 @@ def test_an_approved_instruction_change_is_on_the_operators_next_screen_pop(brow
     take = wait(browser, 5).until(lambda d: d.find_element(By.CSS_SELECTOR, "#waiting li.waiting-call button.take"))
     take.click()
     wait(browser).until(lambda d: "/console/calls/" in d.current_url)
-    assert NEW_INSTRUCTIONS in browser.find_element(By.CSS_SELECTOR, ".prose").text
+    assert NEW_INSTRUCTIONS in browser.find_element(By.CSS_SELECTOR, ".pop-info .prose").text  # the firm's instructions
     print(f"screenshots in {tmp_path}")

@@ -34,7 +34,7 @@ def desk(client, operator, firm):
 
 
 def urgent_box_checked(html: str) -> bool:
-    box = re.search(r'<input type="checkbox" name="urgent"[^>]*>', html).group(0)
+    box = re.search(r'<input type="checkbox"[^>]*name="urgent"[^>]*>', html).group(0)
     return "checked" in box
 
 
