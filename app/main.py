@@ -29,7 +29,7 @@ from .portal import (
 from .presence import views as presence
 from .reports import views as report_previews
 from .settings import PROJECT_ROOT, Settings
-from .supervisor import views as supervisor
+from .supervisor import calls as supervisor_calls, views as supervisor
 from .tenants import editor, history as firm_history, views as firms, wizard
 from .web import errors
 from .web.csrf import CSRFMiddleware
@@ -72,6 +72,7 @@ routes = [
     Route("/messages/{id:id}/escalate", messages.escalate_message, methods=POST),
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
+    Route("/supervisor/calls", supervisor_calls.call_log, methods=GET),
     Route("/portal", portal.portal, methods=GET),
     Route("/portal/users", portal_users.users, methods=[*GET, *POST]),
     Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
