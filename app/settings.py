@@ -124,6 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OFFER_SECONDS", "5",
             "Seconds a waiting call is the longest-idle operator's alone before any available operator may take it.",
             _seconds),
+    Setting("SERVICE_LEVEL_SECONDS", "20",
+            "A call answered within this many seconds of arriving counts toward the service level.", _seconds),
 )
 
 
@@ -149,6 +151,10 @@ class Settings:
     @property
     def offer_seconds(self) -> int:
         return int(self.OFFER_SECONDS)
+
+    @property
+    def service_level_seconds(self) -> int:
+        return int(self.SERVICE_LEVEL_SECONDS)
 
     def replace(self, **changes: str | None) -> "Settings":
         return Settings({**self._values, **changes})
