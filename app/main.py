@@ -29,6 +29,7 @@ from .portal import (
 from .presence import views as presence
 from .reports import views as report_previews
 from .settings import PROJECT_ROOT, Settings
+from .stats import pages as stats
 from .supervisor import calls as supervisor_calls, views as supervisor
 from .tenants import editor, history as firm_history, views as firms, wizard
 from .web import errors
@@ -61,6 +62,8 @@ routes = [
     Route("/console/calls/{id:id}/firm", console.assign_firm, methods=POST),
     Route("/console/calls/{id:id}/transfer", console.transfer, methods=[*GET, *POST]),
     Route("/console/voice-token", console.voice_token, methods=GET),
+    Route("/console/stats", stats.operators_own, methods=GET),
+    Route("/console/stats.csv", stats.operators_own_csv, methods=GET),
     Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
     Route("/console/calls/{id:id}/message", messages.save, methods=POST),
     Route("/console/calls/{id:id}/noise", messages.noise, methods=POST),
@@ -73,6 +76,8 @@ routes = [
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
     Route("/supervisor/calls", supervisor_calls.call_log, methods=GET),
+    Route("/supervisor/stats", stats.supervisors, methods=GET),
+    Route("/supervisor/stats.csv", stats.supervisors_csv, methods=GET),
     Route("/portal", portal.portal, methods=GET),
     Route("/portal/users", portal_users.users, methods=[*GET, *POST]),
     Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
@@ -90,6 +95,8 @@ routes = [
     Route("/portal/notices", presence.notices, methods=[*GET, *POST]),
     Route("/portal/notices/{id:id}/withdraw", presence.withdraw_notice, methods=POST),
     Route("/portal/calls", portal_calls.call_log, methods=GET),
+    Route("/portal/stats", stats.firms_own, methods=GET),
+    Route("/portal/stats.csv", stats.firms_own_csv, methods=GET),
     Route("/portal/blocked", portal_calls.blocked, methods=[*GET, *POST]),
     Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
     Route("/portal/requests", portal_requests.requests_page, methods=[*GET, *POST]),
