@@ -7,13 +7,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.accounts.service import add_user
 from app.calls.models import ABANDONED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
 from app.messages.models import Message
 from app.stats import figures as stats
+from app.stats.rollup import StatsDay, StatsDirty
 from app.tenants import store
+from app.tenants.models import Tenant
 
-from .conftest import PASSWORD, minimal_config
+from .conftest import minimal_config
 from .test_api import bearer
 
 JST, NY = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
@@ -246,3 +247,60 @@ def test_an_operator_is_named_by_id_or_email(client, day, supervisor):
     by_id = _get(client, supervisor, tenant="firm-a", operator=str(op2.id), since=DAY.isoformat(), until=NEXT.isoformat())
     by_email = _get(client, supervisor, tenant="firm-a", operator=op2.email, since=DAY.isoformat(), until=NEXT.isoformat())
     assert by_id.json()["totals"] == by_email.json()["totals"] and by_id.json()["totals"]["answered"] == 2
+
+
+# --- the day rows (stats/rollup.py) against the calls and messages themselves ----------------------
+
+def _both(*args, **kwargs):
+    kept = figures(*args, **kwargs)
+    raw = figures(*args, rollup_days=False, **kwargs)
+    assert kept == raw
+    return kept
+
+
+def test_the_day_rows_give_exactly_what_the_calls_give(day):
+    firm_a, ny, _op1, _op2 = day
+    week = (DAY - dt.timedelta(days=3), NEXT + dt.timedelta(days=3))
+    for since, until in [(DAY, NEXT), week, (DAY + dt.timedelta(hours=9, minutes=10), NEXT + dt.timedelta(hours=5)),
+                         (DAY - dt.timedelta(minutes=30), DAY + dt.timedelta(days=1, minutes=7))]:
+        for tenant in (None, firm_a, ny):
+            _both(since, until, tenant=tenant)
+            _both(since, until, tenant=tenant, interval="1d")
+        kept = stats.by_tenant(since, until, service_level=SL)
+        assert kept == stats.by_tenant(since, until, service_level=SL, rollup_days=False)
+    assert _both(*week, interval="1d").totals["offered"] == 1 + 11  # A0 and the day
+    assert StatsDirty.select().count() == 0  # every note taken into the day rows
+    assert StatsDay.select().count() >= 4  # A: 10-31, 11-01; NY: 11-01; unknown: 11-01
+
+
+def test_the_day_rows_follow_every_change_to_calls_and_messages(day, admin):
+    firm_a, ny, op1, _op2 = day
+    assert _both(DAY, NEXT, tenant=firm_a).totals == FIRM_A
+    # The waiting call is taken after 35 s: answered 5 → 6, asa (75 + 35)/6 = 18.3
+    waiting = Call.get(Call.sid == "A10")
+    Call.update(status=COMPLETED, claimed_by=op1, wait_seconds=35, talk_seconds=10).where(Call.id == waiting.id).execute()
+    after = _both(DAY, NEXT, tenant=firm_a, interval="1d").totals
+    assert (after["answered"], after["asa_s"], after["service_level"]) == (6, 18.3, 0.5714)
+    # A1's message corrected to a sales call: noise 2 → 3
+    Message.update(category="sales").where(Message.call == Call.get(Call.sid == "A1").id).execute()
+    assert _both(DAY, NEXT, tenant=firm_a).totals["noise"] == 3
+    # The unknown number's call given to firm A: offered 7 → 8, abandoned 1 → 2
+    Call.assign(Call.get(Call.sid == "U1").id, firm_a, by=admin)
+    after = _both(DAY, NEXT, tenant=firm_a).totals
+    assert (after["offered"], after["abandoned"]) == (8, 2)
+    assert _both(DAY, NEXT, interval="1d").totals["offered"] == 11  # the same calls for every firm
+    # A message removed: messages 6 → 5
+    Message.delete().where(Message.call == Call.get(Call.sid == "A4").id).execute()
+    assert _both(DAY, NEXT, tenant=firm_a).totals["messages"] == 5
+    # Firm NY moves to Tokyo's zone: its days are Tokyo's now (B3, at 13:30 on 11-02 there, leaves 11-01).
+    Tenant.update(timezone="Asia/Tokyo").where(Tenant.id == ny.id).execute()
+    ny = Tenant.get_by_id(ny.id)
+    assert _both(DAY, NEXT, tenant=ny, interval="1d").totals["offered"] == 2
+
+
+def test_a_call_that_only_connects_audio_or_a_message_handled_writes_no_note(day):
+    figures(DAY, NEXT)  # takes every note in
+    call_ = Call.get(Call.sid == "A1")
+    Call.update(answered_at=call_.answered_at).where(Call.id == call_.id).execute()
+    Message.update(handled=True).execute()
+    assert StatsDirty.select().count() == 0
