@@ -107,6 +107,30 @@ def test_the_supervisors_page_shows_for_a_seeded_day_exactly_the_figures_of_figu
     assert "09:00" in page and "サービスレベル（%）" in page
 
 
+def test_the_api_the_page_and_the_csv_agree_over_a_seeded_day(client, supervisor, alice, seeded_day):
+    from app.accounts.service import create_token
+
+    token = {"Authorization": f"Bearer {create_token(supervisor.email)[1]}"}
+    api = client.get("/api/v1/stats", params={"since": SINCE.isoformat(), "until": UNTIL.isoformat(),
+                                              "tenant": "firm-a", "interval": "1h"}, headers=token).json()
+    log_in(client, supervisor)
+    page = client.get("/supervisor/stats", params={**DAY, "firm": "firm-a"}).text
+    rows = read_csv(client.get("/supervisor/stats.csv", params={**DAY, "firm": "firm-a"}))
+    assert totals(page) == {k: expected(k, api["totals"][k]) for k in KEYS}
+    assert rows[-1] == ["合計", *(expected(k, api["totals"][k]).replace("—", "") for k in KEYS)]
+    shown_rows = table(page, "intervals", "data-start")
+    for r, line in zip(api["intervals"], rows[1:-1], strict=True):
+        assert shown_rows[r["start"]] == {k: expected(k, r[k]) for k in kpi.SHORT}, r["start"]
+        assert line == [r["start"][:16].replace("T", " "), *(expected(k, r[k]).replace("—", "") for k in KEYS)]
+    # The firm's own page and its token read the same.
+    own = client.get("/api/v1/stats", params={"since": SINCE.isoformat(), "until": UNTIL.isoformat()},
+                     headers={"Authorization": f"Bearer {create_token(alice.email)[1]}"}).json()
+    assert own["totals"] == api["totals"]
+    client.cookies.clear()
+    log_in(client, alice)
+    assert totals(client.get("/portal/stats", params=DAY).text) == {k: expected(k, own["totals"][k]) for k in KEYS}
+
+
 def test_the_csv_of_each_table_holds_the_pages_figures_with_labels_in_the_readers_language(
         client, supervisor, seeded_day, operator, hanako):
     log_in(client, supervisor)
@@ -232,3 +256,12 @@ def test_a_bad_choice_is_named(client, supervisor, params, field):
     assert response.status_code == 422
     assert re.search(r'<p class="error">%s: ' % field, response.text), response.text
     assert client.get("/supervisor/stats.csv", params=params).status_code == 422
+
+
+def test_a_supervisor_reads_one_operators_figures(client, supervisor, seeded_day, hanako):
+    log_in(client, supervisor)
+    page = client.get("/supervisor/stats", params={**DAY, "operator": hanako.id}).text
+    theirs = figures(SINCE, UNTIL, operator=hanako, interval="1h", service_level=SL)
+    assert totals(page) == {k: expected(k, theirs.totals[k]) for k in KEYS}
+    assert totals(page)["answered"] == "2"  # A4 and B1
+    assert 'data-table="firms"' not in page and 'data-table="operators"' not in page

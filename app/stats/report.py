@@ -103,7 +103,7 @@ def read_period(params, zone: dt.tzinfo, now: dt.datetime, errors: dict) -> Peri
 class Report:
     period: Period
     figures: Figures
-    firms: list[tuple[Tenant, dict]] | None = None  # staff, every firm: those with anything to count
+    firms: list[tuple[Tenant, dict]] | None = None  # for staff: every firm with anything to count, or the one chosen
     operators: list[tuple[User, dict]] | None = None
     charts: list[chart.Chart] = field(default_factory=list)
 
@@ -117,8 +117,8 @@ def build(period: Period, *, service_level: int, tenant: Tenant | None = None, o
     found = figures(period.since, period.until, tenant=tenant, operator=operator, interval=period.interval,
                     zone=period.zone, service_level=service_level)
     report = Report(period, found)
-    if per_firm:
-        rows = by_tenant(period.since, period.until, operator=operator, service_level=service_level)
+    if per_firm and operator is None:  # one operator's figures come per interval only
+        rows = by_tenant(period.since, period.until, service_level=service_level)
         if tenant is not None:
             report.firms = [(t, f) for t, f in rows if t.id == tenant.id]
         else:  # thousands of firms may be quiet on a day: those with something to count
