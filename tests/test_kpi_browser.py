@@ -1,6 +1,7 @@
 """The figures in a real browser: over a busy seeded day the charts are drawn (every chart has a size
 and its bars and points have theirs), at 1366 and at 375 px wide, the page never scrolls sideways
-(its wide tables scroll within themselves); screenshots are kept in the test's directory."""
+(its wide tables scroll within themselves), nor does the staff's call log; screenshots are kept in
+the test's directory."""
 
 import datetime as dt
 
@@ -92,5 +93,26 @@ def test_the_charts_are_drawn_and_the_page_fits_a_desktop_and_a_phone(supervisor
         full = d.execute_script("return document.documentElement.scrollHeight")
         d.set_window_size(width, min(full + 120, 4000))
         d.save_screenshot(str(tmp_path / f"figures-{width}.png"))
-        d.execute_script("document.querySelector('.charts').scrollIntoView()")
         d.set_window_size(width, 900)
+        # The staff's call log of the same day: fifty calls to a page, as cards on a phone.
+        d.get(f"{server.url}/supervisor/calls?from=2026-11-20&to=2026-11-20")
+        assert len(d.find_elements(By.CSS_SELECTOR, "tr.call")) == 50
+        assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), width
+        d.save_screenshot(str(tmp_path / f"call-log-{width}.png"))
+
+
+def test_a_firm_reads_its_own_figures_on_a_phone(tmp_path, server, demo_logins, busy_day):
+    email, password = next((e, p) for e, p, role, slug in demo_logins if role == "client" and slug == "daiwa-kensetsu")
+    d = chromium(tmp_path / "client")
+    try:
+        log_in(d, server, email, password)
+        d.set_window_size(375, 900)
+        d.get(f"{server.url}/portal/stats?{DAY}")
+        wait(d).until(lambda d: d.find_elements(By.CSS_SELECTOR, "figure.chart svg"))
+        charts = drawn(d)
+        assert len(charts) == 3 and all(c["width"] > 250 and c["height"] >= 180 for c in charts), charts
+        assert charts[0]["bars"] > 0 and charts[1]["points"] > 0
+        assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        d.save_screenshot(str(tmp_path / "portal-figures-375.png"))
+    finally:
+        d.quit()
