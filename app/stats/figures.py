@@ -3,7 +3,8 @@ the same everywhere: the API, the KPI pages and the wallboard all call ``figures
 
 Every call counts in the interval of its *arrival*, whatever happens to it later (its wait, talk
 and after-call work included); a message counts when it was taken. Test calls, and the messages
-taken on them, never count.
+taken on them, never count. A call waiting now is offered, and neither answered nor abandoned yet.
+Whole local days come from the day rows (stats/rollup.py), the rest from the calls and messages.
 """
 
 from __future__ import annotations
@@ -91,14 +92,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("since and until must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int] | None]:
-    """The firms asked for, by zone: a firm's days are its own. None: every firm of that zone."""
+def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int]]:
+    """The firms asked for (with unknown numbers' calls, in Japan's zone, for every firm), by zone: a
+    firm's days are its own."""
     if tenant is not None:
         return {tenant.zone: [tenant.id]}
     out: dict[ZoneInfo, list[int]] = defaultdict(list)
