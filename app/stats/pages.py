@@ -12,11 +12,11 @@ from starlette.responses import PlainTextResponse, Response
 
 from .. import i18n
 from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
+from ..supervisor.calls import chosen
 from ..i18n import N_, _
 from ..tenants.models import Tenant
 from ..web import periods
 from ..web.auth import view
-from ..web.inputs import row_id
 from ..web.templates import render
 from . import report as kpi
 from .figures import KEYS
@@ -63,17 +63,8 @@ def _csv(report: kpi.Report | None, table: str, errors: dict, name: str) -> Resp
 
 
 def _supervisors_report(request: Request, csv_table: bool = False):
-    params, errors = request.query_params, {}
-    firms, staff = list(Tenant.listed()), list(User.staff())
-    firm = operator = None
-    if slug := params.get("firm", ""):
-        firm = next((f for f in firms if f.slug == slug), None)
-        if firm is None:
-            errors["firm"] = _("Choose a firm from the list.")
-    if text := params.get("operator", ""):
-        operator = next((u for u in staff if u.id == row_id(text)), None)
-        if operator is None:
-            errors["operator"] = _("Choose an operator from the list.")
+    errors: dict = {}
+    firms, staff, firm, operator = chosen(request.query_params, errors)
     period = _read(request, firm.zone if firm else periods.SERVICE_ZONE, errors)
     # One operator's figures have no per-firm or per-operator table.
     table = _table(request, TABLES if operator is None else ("intervals",), errors) if csv_table else None
