@@ -88,8 +88,6 @@
     }
   });
 
-  document.addEventListener("htmx:sseOpen", () => { document.body.dataset.live = "1"; });
-  document.addEventListener("htmx:sseError", () => { document.body.dataset.live = "0"; });
   document.addEventListener("htmx:sseMessage", (event) => {
     const target = event.target;
     if (target.matches("[data-server-clock]")) setClock(target.textContent.trim());
