@@ -30,13 +30,23 @@ from ..web.templates import templates
 log = logging.getLogger("dengon.wallboard")
 
 PARTS = ("waiting", "operators", "today", "firms", "escalations")
-# Which parts an event on each topic may change.
+# Which parts an event may change: by its topic and kind, else by its topic alone.
 CHANGES = {
-    "calls": {"waiting", "operators", "today", "firms"},  # arrived, taken, abandoned, an operator's availability
+    ("calls", "waiting"): {"waiting", "today", "firms"},  # arrived (or back in the queue)
+    ("calls", "gone"): {"waiting", "today", "firms"},  # abandoned
+    ("calls", "taken"): {"waiting", "operators", "today", "firms"},
+    ("calls", "operator"): {"operators"},  # someone's availability
+    "calls": {"waiting", "operators", "today", "firms"},
     "operators": {"operators", "today", "firms"},  # a call ended, someone signed in
     "messages": {"operators", "today", "firms"},  # a message saved: after-call work over
     "escalations": {"escalations"},
 }
+
+
+def changes(topic: str, data: dict) -> set[str]:
+    return CHANGES.get((topic, data.get("event")), CHANGES.get(topic, set()))
+# Rendered in this order, a group at a time (today and each firm's come from one count).
+GROUPS = ({"escalations"}, {"waiting"}, {"operators"}, {"today", "firms"})
 BACKLOG = 50  # updates a board may fall behind before it is ended (it reconnects and starts afresh)
 ZONE = figures.DEFAULT_ZONE  # the answering service's day: "today" on the board
 SERVICE_LEVEL_TARGET = 0.8  # the share of calls answered within the threshold a service aims for
@@ -229,8 +239,8 @@ class Hub:
         self.boards.clear()
 
     async def _listen(self, subscription) -> None:
-        async for topic, _data in subscription:
-            if parts := CHANGES.get(topic):
+        async for topic, data in subscription:
+            if parts := changes(topic, data):
                 self._mark(parts)
 
     async def _keep_rendering(self, listening: asyncio.Task) -> None:
@@ -253,6 +263,13 @@ class Hub:
             await self._render(parts)
 
     async def _render(self, parts: set[str]) -> None:
+        # The most urgent first, each sent as soon as it is ready: a call waiting need not wait for
+        # today's figures to be counted.
+        for group in GROUPS:
+            if todo := parts & group:
+                await self._render_group(todo)
+
+    async def _render_group(self, parts: set[str]) -> None:
         languages = {b.language for b in self.boards}
         settings = self.app.state.settings
 
