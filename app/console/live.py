@@ -49,14 +49,16 @@ class Snapshot:
         when their session was no longer live (signed out, disabled, a password changed elsewhere)."""
         if self._loading is None:
             self._loading = asyncio.ensure_future(run_in_threadpool(self._load))
-        await asyncio.shield(self._loading)
+        if not self._loading.done():
+            await asyncio.shield(self._loading)  # a console that goes away does not cancel the others' read
+        self._loading.result()
         if session_id not in self.live_sessions:
             return None
         mine = frozenset(call_id for call_id, offer in self.offers.items() if offer.user_id == user.id)
         key = (user.language, user.id in self.available, mine)
         if (rendering := self._rendering.get(key)) is None:
             rendering = self._rendering[key] = asyncio.ensure_future(run_in_threadpool(self._render, key, user, request))
-        return await asyncio.shield(rendering)
+        return rendering.result() if rendering.done() else await asyncio.shield(rendering)
 
     def _render(self, key: tuple, user: User, request) -> str:
         language, can_take, mine = key

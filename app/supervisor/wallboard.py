@@ -178,7 +178,8 @@ class Board:
             if self.ended:
                 return None
             self.wakeup.clear()
-            await asyncio.wait_for(self.wakeup.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task per update, as wait_for would make
+                await self.wakeup.wait()
         return self.pending.popleft()
 
 
