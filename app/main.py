@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import board as api_board, calls as api_calls, tenants as api_tenants, v1 as api
+from .api import board as api_board, calls as api_calls, stats as api_stats, tenants as api_tenants, v1 as api
 from .admin import requests as admin_requests, users as admin_users, views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
@@ -158,6 +158,7 @@ routes = [
     Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.list_blocked, methods=GET),
     Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.block_number, methods=POST),
     Route("/api/v1/tenants/{slug}/blocked-numbers/{number}", api_calls.unblock_number, methods=["DELETE"]),
+    Route("/api/v1/stats", api_stats.get_stats, methods=GET),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

@@ -9,6 +9,7 @@ from .delivery.models import Delivery
 from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
 from .presence.models import Notice
 from .reports.models import ReportRun, ReportRunMessage
+from .stats.rollup import StatsDay, StatsDirty, StatsFirm
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -22,4 +23,5 @@ MODELS = [
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
     PasswordReset, Transfer,
+    StatsDay, StatsFirm, StatsDirty,
 ]

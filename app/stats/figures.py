@@ -3,38 +3,31 @@ the same everywhere: the API, the KPI pages and the wallboard all call ``figures
 
 Every call counts in the interval of its *arrival*, whatever happens to it later (its wait, talk
 and after-call work included); a message counts when it was taken. Test calls, and the messages
-taken on them, never count.
+taken on them, never count. A call waiting now is offered, and neither answered nor abandoned yet.
+Whole local days come from the day rows (stats/rollup.py), the rest from the calls and messages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import peewee as pw
 
 from ..accounts.models import STAFF_ROLES, User
-from ..calls.models import ABANDONED, ANSWERED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
-from ..messages.forms import NOISE_CATEGORIES
-from ..messages.models import Message
 from ..tenants.models import Tenant
+from . import rollup
+from .rollup import SUMS, StatsDay, add, aggregate, midnight, zero
 
 KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
 INTERVALS = {"15m": dt.timedelta(minutes=15), "30m": dt.timedelta(minutes=30), "1h": dt.timedelta(hours=1),
              "1d": None}  # a day is a local day: 23, 24 or 25 hours
-DEFAULT_ZONE = ZoneInfo("Asia/Tokyo")
+DEFAULT_ZONE = rollup.DEFAULT_ZONE
 UTC = dt.timezone.utc
-
-# The sums every figure is worked out from: means and rates need sums and counts, never means,
-# so that any set of intervals (or a rollup of them) adds up exactly.
-SUMS = ("offered", "answered", "abandoned", "within_sl", "wait_sum", "talk_n", "talk_sum", "acw_n", "acw_sum",
-        "aht_n", "aht_sum", "after_hours", "voicemails", "blocked", "messages", "noise")
-
-OFFERED = (QUEUED, ANSWERED, COMPLETED, ABANDONED)  # the statuses of a call that waited for an operator
-TAKEN = (ANSWERED, COMPLETED)
 
 
 @dataclass
@@ -47,17 +40,7 @@ class Figures:
 def _default_service_level() -> int:
     from .. import settings
 
-    return settings.load().service_level_seconds
-
-
-def zero() -> dict:
-    return dict.fromkeys(SUMS, 0)
-
-
-def add(into: dict, sums: dict) -> dict:
-    for key in SUMS:
-        into[key] += sums[key]
-    return into
+    return int(settings.one("SERVICE_LEVEL_SECONDS"))
 
 
 def finish(s: dict) -> dict:
@@ -75,32 +58,6 @@ def finish(s: dict) -> dict:
     }
 
 
-def call_sums(status: str, after_hours: bool, wait: int | None, talk: int | None, acw: int | None,
-              service_level: int) -> dict:
-    """One call's contribution. ``acw``: its first message's after-call work (call end → message
-    saved), None when no message was saved after the call ended."""
-    s = zero()
-    offered = status in OFFERED
-    taken = status in TAKEN
-    s["offered"] = int(offered)
-    s["answered"] = int(taken)
-    s["abandoned"] = int(status == ABANDONED)
-    if taken:
-        wait = wait or 0
-        s["within_sl"] = int(wait <= service_level)
-        s["wait_sum"] = wait
-        if talk is not None:
-            s["talk_n"], s["talk_sum"] = 1, talk
-        if acw is not None:
-            s["acw_n"], s["acw_sum"] = 1, acw
-        if talk is not None and acw is not None:
-            s["aht_n"], s["aht_sum"] = 1, talk + acw
-    s["after_hours"] = int(bool(after_hours))
-    s["voicemails"] = int(status == VOICEMAIL)
-    s["blocked"] = int(status == BLOCKED)
-    return s
-
-
 # --- intervals ------------------------------------------------------------------------------------
 
 def floor(at: dt.datetime, interval: str, zone: ZoneInfo) -> dt.datetime:
@@ -115,10 +72,6 @@ def floor(at: dt.datetime, interval: str, zone: ZoneInfo) -> dt.datetime:
     return start.replace(tzinfo=None).replace(tzinfo=zone, fold=local.fold).astimezone(UTC)
 
 
-def midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
-
-
 def starts(since: dt.datetime, until: dt.datetime, interval: str, zone: ZoneInfo) -> list[dt.datetime]:
     """Every interval touching [since, until), zero-call ones included, as UTC instants."""
     out, start = [], floor(since, interval, zone)
@@ -131,62 +84,6 @@ def starts(since: dt.datetime, until: dt.datetime, interval: str, zone: ZoneInfo
     return out
 
 
-# --- the raw path: straight from calls and messages -----------------------------------------------
-
-def _zones() -> dict[int, ZoneInfo]:
-    return {t: ZoneInfo(z) for t, z in Tenant.select(Tenant.id, Tenant.timezone).tuples()}
-
-
-def raw_rows(since: dt.datetime, until: dt.datetime, tenant_ids=None, operator_id: int | None = None):
-    """(tenant id, arrival, sums) per call arrived in [since, until), then per message taken then."""
-    calls = Call.select(Call.id, Call.tenant, Call.status, Call.after_hours, Call.arrived_at, Call.wait_seconds,
-                        Call.talk_seconds).where((Call.arrived_at >= since) & (Call.arrived_at < until)
-                                                 & (Call.test == False))  # noqa: E712
-    if tenant_ids is not None:
-        calls = calls.where(Call.tenant.in_(tenant_ids))
-    if operator_id is not None:
-        calls = calls.where(Call.claimed_by == operator_id)
-    # Each call's first message gives its after-call work, as the call's JSON does (acw_s).
-    acw: dict[int, int | None] = {}
-    for call_id, seconds in (Message.select(Message.call, Message.after_call_seconds)
-                             .where(Message.call.in_(calls.select(Call.id))).order_by(Message.id).tuples()):
-        acw.setdefault(call_id, seconds)
-    return calls, acw
-
-
-def _messages(since, until, tenant_ids=None, operator_id=None):
-    query = (Message.select(Message.tenant, Message.taken_at, Message.category).join(Call, pw.JOIN.LEFT_OUTER)
-             .where((Message.taken_at >= since) & (Message.taken_at < until)
-                    & (Call.id.is_null() | (Call.test == False))))  # noqa: E712
-    if tenant_ids is not None:
-        query = query.where(Message.tenant.in_(tenant_ids))
-    if operator_id is not None:
-        query = query.where(Message.taken_by == operator_id)
-    return query.tuples()
-
-
-def collect(since: dt.datetime, until: dt.datetime, key, *, tenant_ids=None, operator_id=None,
-            service_level: int) -> dict:
-    """Sums by ``key(tenant_id, at, operator_id)`` (None: leave the row out) from the raw rows."""
-    out: dict = {}
-    calls, acw = raw_rows(since, until, tenant_ids, operator_id)
-    for c in calls.select_extend(Call.claimed_by).tuples():
-        cid, tenant_id, status, after_hours, arrived, wait, talk, claimed_by = c
-        k = key(tenant_id, Call.arrived_at.python_value(arrived), claimed_by)
-        if k is None:
-            continue
-        add(out.setdefault(k, zero()), call_sums(status, after_hours, wait, talk, acw.get(cid), service_level))
-    query = _messages(since, until, tenant_ids, operator_id).select_extend(Message.taken_by)
-    for tenant_id, taken_at, category, taken_by in query:
-        k = key(tenant_id, Message.taken_at.python_value(taken_at), taken_by)
-        if k is None:
-            continue
-        sums = out.setdefault(k, zero())
-        sums["messages"] += 1
-        sums["noise"] += int(category in NOISE_CATEGORIES)
-    return out
-
-
 # --- the interface --------------------------------------------------------------------------------
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -195,9 +92,85 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
+def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int]]:
+    """The firms asked for (with unknown numbers' calls, in Japan's zone, for every firm), by zone: a
+    firm's days are its own."""
+    if tenant is not None:
+        return {tenant.zone: [tenant.id]}
+    out: dict[ZoneInfo, list[int]] = defaultdict(list)
+    for tenant_id, zone in rollup.zones().items():
+        out[zone].append(tenant_id)
+    return out
+
+
+def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt.date] | None:
+    """The local days wholly inside [since, until): [first, last) — None when there is none."""
+    first = since.astimezone(zone).date()
+    if midnight(first, zone) < since:
+        first += dt.timedelta(days=1)
+    last = until.astimezone(zone).date()
+    return (first, last) if first < last else None
+
+
+def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int] | None, by) -> dict:
+    """Sums of the day rows of [first, last) for these firms (None: every firm), by ``by`` (a StatsDay
+    column, or None)."""
+    columns = [pw.fn.SUM(getattr(StatsDay, k)) for k in SUMS]
+    out: dict = {}
+    chunks = [None] if tenant_ids is None else [tenant_ids[i:i + 1000] for i in range(0, len(tenant_ids), 1000)]
+    for chunk in chunks:
+        query = StatsDay.select(by if by is not None else pw.Value(None), *columns).where(
+            (StatsDay.day >= first) & (StatsDay.day < last))
+        if chunk is not None:
+            query = query.where(StatsDay.tenant_id.in_(chunk))
+        if by is not None:
+            query = query.group_by(by)
+        for key, *values in query.tuples():
+            if values[0] is None:  # SUM over no rows
+                continue
+            add(out.setdefault(key, zero()), dict(zip(SUMS, (int(v) for v in values))))
+    return out
+
+
+def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, operator_id: int | None,
+          group: str | None, service_level: int, days: bool) -> dict:
+    """Sums over exactly [since, until) by None or "tenant": from the day rows for each firm's whole
+    local days (``days``), from the calls and messages for the rest."""
+    tenant_ids = [tenant.id] if tenant is not None else None
+    if not days:
+        return aggregate(since, until, tenant_ids=tenant_ids, operator_id=operator_id, group=group,
+                         service_level=service_level)
+    out: dict = {}
+    for zone, ids in _groups(tenant).items():
+        whole = _whole_days(since, until, zone)
+        if whole is None:
+            parts = [(since, until)]
+        else:
+            parts = [(since, midnight(whole[0], zone)), (midnight(whole[1], zone), until)]
+            by = StatsDay.tenant_id if group == "tenant" else None
+            for key, sums in _day_rows(*whole, ids, by).items():
+                add(out.setdefault(key, zero()), sums)
+        for lo, hi in parts:
+            if lo < hi:
+                for key, sums in aggregate(lo, hi, tenant_ids=ids, group=group, service_level=service_level).items():
+                    add(out.setdefault(key, zero()), sums)
+    return out
+
+
+def _by_local_day(lo: dt.datetime, hi: dt.datetime, zone: ZoneInfo, tenant_ids, operator_id, service_level) -> dict:
+    """Sums by local date in ``zone`` from the calls and messages: by quarter hour in SQL (every zone's
+    day begins on one), then into days."""
+    out: dict = {}
+    for quarter, sums in aggregate(lo, hi, tenant_ids=tenant_ids, operator_id=operator_id, group="quarter",
+                                   service_level=service_level).items():
+        day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone).date()
+        add(out.setdefault(day, zero()), sums)
+    return out
+
+
 def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None, operator: User | None = None,
             interval: str | None = None, zone: ZoneInfo | None = None,
-            service_level: int | None = None) -> Figures:
+            service_level: int | None = None, rollup_days: bool = True) -> Figures:
     """The figures of calls arrived (and messages taken) in [since, until): of one firm or of all
     (unknown numbers' calls included), of one operator's calls and messages or everyone's.
 
@@ -205,57 +178,62 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     ``tenant`` is given, else ``zone`` or Asia/Tokyo), every interval listed even without calls; the
     range then runs over whole intervals (``since`` back to its interval's start, ``until`` on to
     its interval's end), and the totals are those of the intervals. Days are local days. For all
-    firms, a day holds each firm's calls of that date in the firm's own zone."""
+    firms, a day holds each firm's calls of that date in the firm's own zone.
+
+    ``rollup_days=False`` reads only calls and messages (the tests compare both ways)."""
     since, until = _aware(since), _aware(until)
     if interval is not None and interval not in INTERVALS:
         raise ValueError(f"interval: one of {', '.join(INTERVALS)}")
     zone = tenant.zone if tenant is not None else (zone or DEFAULT_ZONE)
-    service_level = _default_service_level() if service_level is None else service_level
-    tenant_ids = [tenant.id] if tenant is not None else None
+    default_sl = _default_service_level()
+    service_level = default_sl if service_level is None else service_level
     operator_id = operator.id if operator is not None else None
+    # The day rows hold every operator's calls at the configured service level.
+    days = rollup_days and operator is None and service_level == default_sl
+    if days:
+        rollup.refresh(service_level)
     if interval is None:
-        sums = collect(since, until, lambda *_: 0, tenant_ids=tenant_ids, operator_id=operator_id,
-                       service_level=service_level).get(0, zero())
+        sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
+                     service_level=service_level, days=days).get(None, zero())
         return Figures(finish(sums), [])
     bounds = starts(since, until, interval, zone)
     if not bounds:
         return Figures(finish(zero()), [])
     if interval == "1d":
-        end = midnight(bounds[-1].astimezone(zone).date() + dt.timedelta(days=1), zone)
+        wanted = [b.astimezone(zone).date() for b in bounds]
+        first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
+        if days:  # each firm's own local days are what the rows hold
+            found = _day_rows(first, last, [tenant.id] if tenant is not None else None, StatsDay.day)
+        else:
+            found = {}
+            for group_zone, ids in _groups(tenant).items():
+                for day, sums in _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone,
+                                               ids, operator_id, service_level).items():
+                    add(found.setdefault(day, zero()), sums)
+        keyed = [found.get(day, zero()) for day in wanted]
     else:
-        end = bounds[-1] + INTERVALS[interval]
-    index = {b: i for i, b in enumerate(bounds)}
-    if interval == "1d" and tenant is None:
-        # Each firm's own local day; read a day more on either side for firms east and west of ``zone``.
-        zones = _zones()
-        first_day, last_day = bounds[0].astimezone(zone).date(), bounds[-1].astimezone(zone).date()
-        by_day = {first_day + dt.timedelta(days=i): i for i in range((last_day - first_day).days + 1)}
-
-        def key(tenant_id, at, _op):
-            return by_day.get(at.astimezone(zones.get(tenant_id, zone)).date())
-
-        lo, hi = bounds[0] - dt.timedelta(days=1), end + dt.timedelta(days=1)
-    else:
-        def key(_tenant_id, at, _op):
-            return index.get(floor(at, interval, zone))
-
-        lo, hi = bounds[0], end
-    found = collect(lo, hi, key, tenant_ids=tenant_ids, operator_id=operator_id, service_level=service_level)
+        step = int(INTERVALS[interval].total_seconds())
+        found = aggregate(bounds[0], bounds[-1] + INTERVALS[interval], tenant_ids=[tenant.id] if tenant else None,
+                          operator_id=operator_id, group=("bucket", bounds[0], step), service_level=service_level)
+        # Fixed-length intervals from an aligned start stay aligned (zones move by whole hours).
+        keyed = [found.get(i, zero()) for i in range(len(bounds))]
     totals, rows = zero(), []
-    for i, start in enumerate(bounds):
-        sums = found.get(i, zero())
+    for start, sums in zip(bounds, keyed):
         add(totals, sums)
         rows.append({"start": start.astimezone(zone), **finish(sums)})
     return Figures(finish(totals), rows)
 
 
-def by_tenant(since: dt.datetime, until: dt.datetime, *, operator: User | None = None,
-              service_level: int | None = None) -> list[tuple[Tenant, dict]]:
+def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int | None = None,
+              rollup_days: bool = True) -> list[tuple[Tenant, dict]]:
     """Every firm's totals over [since, until), in the order firms are listed (zero for a quiet firm)."""
     since, until = _aware(since), _aware(until)
-    service_level = _default_service_level() if service_level is None else service_level
-    found = collect(since, until, lambda tenant_id, _at, _op: tenant_id,
-                    operator_id=operator.id if operator is not None else None, service_level=service_level)
+    default_sl = _default_service_level()
+    service_level = default_sl if service_level is None else service_level
+    days = rollup_days and service_level == default_sl
+    if days:
+        rollup.refresh(service_level)
+    found = _sums(since, until, tenant=None, operator_id=None, group="tenant", service_level=service_level, days=days)
     return [(t, finish(found.get(t.id, zero()))) for t in Tenant.listed()]
 
 
@@ -265,8 +243,10 @@ def by_operator(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None
     every staff user who took one, by name. Their ``offered`` is what they answered."""
     since, until = _aware(since), _aware(until)
     service_level = _default_service_level() if service_level is None else service_level
-    found = collect(since, until, lambda _t, _at, op: op, tenant_ids=[tenant.id] if tenant is not None else None,
-                    service_level=service_level)
+    found = aggregate(since, until, tenant_ids=[tenant.id] if tenant is not None else None, group="operator",
+                      service_level=service_level)
     found.pop(None, None)
+    if not found:
+        return []
     users = User.select().where(User.id.in_(list(found)) & User.role.in_(list(STAFF_ROLES))).order_by(User.name, User.id)
-    return [(u, finish(found[u.id])) for u in users] if found else []
+    return [(u, finish(found[u.id])) for u in users]
