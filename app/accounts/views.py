@@ -61,6 +61,8 @@ def login(request: Request):
     User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
     response = RedirectResponse(safe_next(next_url, LANDING[user.role]), status_code=303)
     start_session(request, response, user)
+    if user.is_staff:
+        request.app.state.events.publish("operators", {"event": "signed-in"})  # on the wallboard
     response.set_cookie(LANG_COOKIE, user.language, samesite="lax", max_age=365 * 86400,
                         secure=request.app.state.settings.https)
     return response
@@ -75,6 +77,7 @@ def logout(request: Request):
             (Session.user == user) & (Session.expires_at > utcnow())).exists():
         # Signed out everywhere: no call is offered to, or taken by, an operator who has gone home.
         OperatorPresence.set(user, False, SIGNED_OUT)
+        request.app.state.events.publish("calls", {"event": "operator"})  # offers move; off the wallboard
     return response
 
 

@@ -292,11 +292,12 @@ class OperatorPresence(BaseModel):
             result.setdefault(user_id, ("idle", None))
         return result
 
-    def state(self) -> tuple[str, dt.datetime | None]:
+    def state(self, work: tuple[str, dt.datetime | None] | None = None) -> tuple[str, dt.datetime | None]:
         """What the operator is doing now, with since when: ``on_call`` while a call they took goes on;
         when available, ``after_call_work`` from the end of the last call they took until its message
-        is saved (or they take another); else ``available`` or ``break``."""
-        kind, since = self.work([self.user_id])[self.user_id]
+        is saved (or they take another); else ``available`` or ``break``. ``work``: theirs from
+        ``work()``, when it was asked for many operators at once."""
+        kind, since = work or self.work([self.user_id])[self.user_id]
         if kind == "on_call" or (kind == "after_call_work" and self.available):
             return kind, since
         return ("available" if self.available else "break"), self.since

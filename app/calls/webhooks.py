@@ -167,10 +167,10 @@ def replayer(app):
     return run
 
 
-def _publish(request: Request, data: dict) -> None:
+def _publish(request: Request, data: dict, topic: str = "calls") -> None:
     # A caller must be answered even if the live board cannot be told: log, don't fail.
     try:
-        request.app.state.events.publish("calls", data)
+        request.app.state.events.publish(topic, data)
     except Exception:
         log.exception("could not publish %s", data)
 
@@ -331,6 +331,8 @@ def status(request: Request, params: dict):
                 _publish(request, {"event": "gone", "call": call.id})
             elif OperatorPresence.wrap_up(call.claimed_by_id):  # its message was saved during the call
                 _publish(request, {"event": "operator"})
+            else:  # the waiting list is as it was: only the wallboard's operators and figures change
+                _publish(request, {"event": "ended", "call": call.id}, topic="operators")
     else:
         Call.update(provider_status=provider_status).where(Call.id == call.id).execute()
     return None

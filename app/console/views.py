@@ -9,7 +9,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .. import i18n
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
 from ..calls.models import BREAK_REASONS, COMPLETED, REASON_LABELS, Call, OperatorPresence, Transfer
@@ -21,9 +20,10 @@ from ..presence.models import Notice
 from ..tenants import views as firm_views
 from ..tenants.models import Staff, Tenant
 from ..web import streams
-from ..web.auth import row_or_404, session_for, stream_user, view
+from ..web.auth import row_or_404, session_for, view
 from ..web.inputs import row_id
-from ..web.templates import render, templates
+from ..web.templates import render
+from . import live
 
 def _waiting_context(app, user) -> dict:
     """The waiting calls as ``user`` sees them: those offered to them first, then the rest, longest
@@ -219,25 +219,31 @@ def firm_board(request: Request):
     return render(request, "console/_firm_board.html", {"call": call, "firm": call.tenant, **_board_context(call.tenant)})
 
 
+def _stream_session(request: Request):
+    """The session of a staff user's console stream, or None."""
+    with db.connection_context():
+        session = session_for(request)
+        return session if session is not None and session.user.role in STAFF_ROLES else None
+
+
 async def events(request: Request):
     """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone; and
     firm-<id> when a firm changes its in/out board or notices (an open screen pop of that firm refreshes them)."""
-    user = await stream_user(request, STAFF_ROLES)
-    if user is None:  # anonymous, or a client user: staff areas do not exist for them
+    session = await run_in_threadpool(_stream_session, request)
+    if session is None:  # anonymous, or a client user: staff areas do not exist for them
         raise HTTPException(404)
+    user = session.user
     bus = request.app.state.events
+    lists = live.lists_of(request.app)
 
-    def fragment() -> str | None:
-        with db.connection_context(), i18n.use_locale(user.language):
-            if session_for(request, touch=False) is None:
-                return None
-            html = templates.get_template("console/_waiting.html").render(
-                {**_waiting_context(request.app, user), "request": request})
-        return streams.event("calls", html)
+    async def fragment(event: dict | None = None) -> str | None:
+        # One snapshot per event for every console of this process; the first list of a stream its own.
+        snapshot = live.Snapshot(request.app) if event is None else lists.of(request.app, event)
+        return await snapshot.update_for(session.id, user, request)
 
     async def stream():
         async with bus.subscribe() as subscription:
-            if (first := await run_in_threadpool(fragment)) is None:
+            if (first := await fragment()) is None:
                 return
             yield first
             async for item in streams.bus_events(request, subscription):
@@ -246,7 +252,7 @@ async def events(request: Request):
                     continue
                 topic, data = item
                 if topic == "calls":
-                    if (update := await run_in_threadpool(fragment)) is None:
+                    if (update := await fragment(data)) is None:
                         return  # the browser reconnects, and is refused
                     yield update
                 elif topic == presence_service.TOPIC and isinstance(data.get("tenant"), int):

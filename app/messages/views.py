@@ -276,4 +276,7 @@ def resolve(request: Request):
     Escalation.update(resolved_by=request.state.user, resolved_at=utcnow(),
                       resolution=(request.state.form.get("resolution") or "").strip()).where(
         (Escalation.id == escalation.id) & Escalation.resolved_at.is_null()).execute()
+    request.app.state.events.publish("escalations", {"event": "resolved"})
+    if request.headers.get("hx-request"):
+        return Response(status_code=204)  # every supervisor's screen drops it from the stream
     return Response(status_code=303, headers={"Location": "/supervisor"})

@@ -35,13 +35,17 @@ async def bus_events(request: Request, subscription) -> AsyncIterator[tuple[str,
     stopped, or this stream missed events): the browser reconnects, and a new stream starts afresh."""
     while True:
         try:
-            yield await asyncio.wait_for(anext(subscription), HEARTBEAT_SECONDS)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: no task per event for each of hundreds of open streams.
+            async with asyncio.timeout(HEARTBEAT_SECONDS):
+                item = await anext(subscription)
+        except TimeoutError:
             if not await run_in_threadpool(signed_in, request):
                 return
             yield None
+            continue
         except StopAsyncIteration:
             return
+        yield item
 
 
 def response(stream: AsyncIterator[str]) -> StreamingResponse:
