@@ -6,8 +6,10 @@ from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence, Transfer
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
+from .handover.models import HandoverNote, HandoverRead
 from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
 from .presence.models import Notice
+from .qa.models import QAReview, QASetting
 from .reports.models import ReportRun, ReportRunMessage
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
@@ -21,5 +23,5 @@ MODELS = [
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
-    PasswordReset, Transfer,
+    PasswordReset, Transfer, HandoverNote, HandoverRead, QASetting, QAReview,
 ]
