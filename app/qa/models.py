@@ -12,6 +12,7 @@ from ..accounts.models import User
 from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from ..i18n import N_
 from ..messages.models import OPERATOR, Message
+from ..tenants.models import Tenant
 
 # The checklist, in the order a reviewer goes through a message.
 CHECKS = {
@@ -131,11 +132,19 @@ class QAReview(BaseModel):
 
     @classmethod
     def waiting(cls):
-        return (cls.select(cls, Message, User).join(Message).switch(cls).join(User, on=(cls.operator == User.id))
+        return (cls.select(cls, Message, Tenant, User).join(Message).join(Tenant).switch(cls)
+                .join(User, on=(cls.operator == User.id))
                 .where(cls.reviewed_at.is_null()).order_by(cls.week.desc(), User.name, Message.taken_at))
+
+    @classmethod
+    def recent(cls, limit: int):
+        return (cls.select(cls, Message, Tenant, User).join(Message).join(Tenant).switch(cls)
+                .join(User, on=(cls.operator == User.id))
+                .where(cls.reviewed_at.is_null(False)).order_by(cls.reviewed_at.desc(), cls.id.desc()).limit(limit))
 
     @classmethod
     def feedback_for(cls, user: User):
         """What the operator sees: their reviewed messages, latest first."""
-        return (cls.select(cls, Message).join(Message).where((cls.operator == user) & cls.reviewed_at.is_null(False))
+        return (cls.select(cls, Message, Tenant).join(Message).join(Tenant)
+                .where((cls.operator == user) & cls.reviewed_at.is_null(False))
                 .order_by(cls.reviewed_at.desc(), cls.id.desc()))

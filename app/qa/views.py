@@ -38,8 +38,7 @@ def _figures(now: dt.datetime) -> tuple[list[dict], str, str]:
 def _page(request: Request, errors=None, status_code: int = 200, sampled: int | None = None):
     now = utcnow()
     figures, since, until = _figures(now)
-    recent = list(QAReview.select(QAReview, User).join(User, on=(QAReview.operator == User.id))
-                  .where(QAReview.reviewed_at.is_null(False)).order_by(QAReview.reviewed_at.desc()).limit(RECENT))
+    recent = list(QAReview.recent(RECENT))
     return render(request, "qa/index.html", {
         "to_review": list(QAReview.waiting()), "recent": recent, "figures": figures, "since": since, "until": until,
         "sample_size": QASetting.sample_size_for(), "max_size": MAX_SAMPLE_SIZE, "errors": errors or {},
