@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import db, events, settings as settings_module
 from .accounts import views as accounts
-from .api import board as api_board, calls as api_calls, tenants as api_tenants, v1 as api
+from .api import board as api_board, calls as api_calls, stats as api_stats, tenants as api_tenants, v1 as api
 from .admin import requests as admin_requests, users as admin_users, views as admin
 from .calls import spool as call_spool, webhooks
 from .console import views as console
@@ -31,7 +31,8 @@ from .presence import views as presence
 from .qa import views as qa
 from .reports import views as report_previews
 from .settings import PROJECT_ROOT, Settings
-from .supervisor import views as supervisor
+from .stats import pages as stats
+from .supervisor import calls as supervisor_calls, views as supervisor
 from .tenants import editor, history as firm_history, views as firms, wizard
 from .web import errors
 from .web.csrf import CSRFMiddleware
@@ -65,6 +66,8 @@ routes = [
     Route("/console/voice-token", console.voice_token, methods=GET),
     Route("/console/feedback", qa.feedback, methods=GET),
     Route("/console/feedback/{id:id}", qa.feedback_detail, methods=GET),
+    Route("/console/stats", stats.operators_own, methods=GET),
+    Route("/console/stats.csv", stats.operators_own_csv, methods=GET),
     Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
     Route("/console/calls/{id:id}/message", messages.save, methods=POST),
     Route("/console/calls/{id:id}/noise", messages.noise, methods=POST),
@@ -83,6 +86,9 @@ routes = [
     Route("/qa/reviews/{id:id}", qa.review, methods=[*GET, *POST]),
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/escalations/{id:id}/resolve", messages.resolve, methods=POST),
+    Route("/supervisor/calls", supervisor_calls.call_log, methods=GET),
+    Route("/supervisor/stats", stats.supervisors, methods=GET),
+    Route("/supervisor/stats.csv", stats.supervisors_csv, methods=GET),
     Route("/portal", portal.portal, methods=GET),
     Route("/portal/users", portal_users.users, methods=[*GET, *POST]),
     Route("/portal/users/{id:id}/remove", portal_users.remove, methods=POST),
@@ -100,6 +106,8 @@ routes = [
     Route("/portal/notices", presence.notices, methods=[*GET, *POST]),
     Route("/portal/notices/{id:id}/withdraw", presence.withdraw_notice, methods=POST),
     Route("/portal/calls", portal_calls.call_log, methods=GET),
+    Route("/portal/stats", stats.firms_own, methods=GET),
+    Route("/portal/stats.csv", stats.firms_own_csv, methods=GET),
     Route("/portal/blocked", portal_calls.blocked, methods=[*GET, *POST]),
     Route("/portal/blocked/{id:id}/unblock", portal_calls.unblock, methods=POST),
     Route("/portal/requests", portal_requests.requests_page, methods=[*GET, *POST]),
@@ -167,6 +175,7 @@ routes = [
     Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.list_blocked, methods=GET),
     Route("/api/v1/tenants/{slug}/blocked-numbers", api_calls.block_number, methods=POST),
     Route("/api/v1/tenants/{slug}/blocked-numbers/{number}", api_calls.unblock_number, methods=["DELETE"]),
+    Route("/api/v1/stats", api_stats.get_stats, methods=GET),
     Route("/api/v1/openapi.json", api.openapi, methods=GET),
 
     Route("/twilio/voice", webhooks.webhook(webhooks.voice), methods=POST),

@@ -11,6 +11,7 @@ from .messages.models import Draft, Escalation, Message, MessageRead, MessageVer
 from .presence.models import Notice
 from .qa.models import QAReview, QASetting
 from .reports.models import ReportRun, ReportRunMessage
+from .stats.rollup import StatsDay, StatsDirty, StatsFirm
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -23,5 +24,7 @@ MODELS = [
     ProviderKey, Message, MessageVersion, Draft, Escalation, ReportRun, Delivery, IdempotencyKey,
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
-    PasswordReset, Transfer, HandoverNote, HandoverRead, QASetting, QAReview,
+    PasswordReset, Transfer,
+    StatsDay, StatsFirm, StatsDirty,
+    HandoverNote, HandoverRead, QASetting, QAReview,
 ]

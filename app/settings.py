@@ -124,6 +124,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OFFER_SECONDS", "5",
             "Seconds a waiting call is the longest-idle operator's alone before any available operator may take it.",
             _seconds),
+    Setting("SERVICE_LEVEL_SECONDS", "20",
+            "A call answered within this many seconds of arriving counts toward the service level.", _seconds),
 )
 
 
@@ -149,6 +151,10 @@ class Settings:
     @property
     def offer_seconds(self) -> int:
         return int(self.OFFER_SECONDS)
+
+    @property
+    def service_level_seconds(self) -> int:
+        return int(self.SERVICE_LEVEL_SECONDS)
 
     def replace(self, **changes: str | None) -> "Settings":
         return Settings({**self._values, **changes})
@@ -177,6 +183,16 @@ def load(environ: dict[str, str] | None = None, *, var_dir: Path | None = None) 
     if not values["SECRET_KEY"]:
         values["SECRET_KEY"] = _stored_secret(var_dir or Path("var"))
     return Settings(values)
+
+
+def one(name: str, environ: dict[str, str] | None = None) -> str | None:
+    """One setting's value, checked, without the rest (for code that has no Settings at hand)."""
+    environ = os.environ if environ is None else environ
+    setting = next(s for s in SETTINGS if s.name == name)
+    raw = environ.get(name, "").strip()
+    if raw and setting.check and (expected := setting.check(raw)):
+        raise SettingsError(f"{name}={raw!r}: expected {expected}")
+    return raw or setting.default
 
 
 def _stored_secret(var_dir: Path) -> str:

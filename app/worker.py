@@ -83,6 +83,18 @@ def qa_sample() -> None:
         log.info("qa: %d messages queued for review", queued)
 
 
+@huey.periodic_task(crontab())  # every minute
+def refresh_figures() -> None:
+    """Bring the figures' day rows up to date, so that no reader has much to recompute (stats/rollup.py)."""
+    from .stats import rollup
+
+    settings = settings_module.load()
+    with db.db.connection_context():
+        notes = rollup.refresh(settings.service_level_seconds)
+    if notes:
+        log.info("figures: %d changes taken into the day rows", notes)
+
+
 class _Consumer(Consumer):
     def start(self):
         super().start()

@@ -44,6 +44,16 @@ class User(BaseModel):
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
 
+    @property
+    def label(self) -> str:
+        """How other people see this user named."""
+        return self.name or self.email
+
+    @classmethod
+    def staff(cls):
+        """The service's own people, who take calls (operators, supervisors, account managers), by name."""
+        return cls.select().where(cls.role.in_(STAFF_ROLES)).order_by(cls.name, cls.email)
+
     @staticmethod
     def normalise_email(email: str) -> str:
         return email.strip().lower()

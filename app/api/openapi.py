@@ -560,6 +560,7 @@ def document(server: str) -> dict:
             **_firm_paths(time),
             **_call_paths(time),
             **_config_paths(time),
+            **_stats_paths(time),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -567,6 +568,7 @@ def document(server: str) -> dict:
             "schemas": {
                 "Message": message, "MessageDetail": detail, "NewMessage": new_message,
                 **_call_schemas(time),
+                **_stats_schemas(),
                 "TenantConfig": _tenant_config(),
                 "Errors": {"type": "object", "required": ["errors"], "properties": {"errors": {
                     "type": "object", "additionalProperties": {"type": "string"},
@@ -583,3 +585,55 @@ def _tenant_config() -> dict:
                              "A null means the key is left out.")
     schema["properties"]["version"] = {"type": "integer"}
     return schema
+
+
+def _stats_paths(time: dict) -> dict:
+    """The figures (stats/figures.py)."""
+    return {"/api/v1/stats": {"get": {
+        "summary": "Figures: calls offered, answered, abandoned, service level, handling times, messages",
+        "description": "Supervisors and account managers: every firm's (calls to unknown numbers included) or one "
+                       "firm's; a client token: its own firm's. Calls count by arrival time, messages by when "
+                       "they were taken; test calls never count. With an interval, also per interval, aligned in "
+                       "the firm's zone (Japan's for all firms), zero-call intervals included, over whole "
+                       "intervals; a day is a local day, and for all firms each firm's own local day.",
+        "parameters": [
+            _query("since", "From (ISO 8601 with offset); default the start of today.", time),
+            _query("until", "Until, not included (ISO 8601 with offset); default the end of today.", time),
+            _query("tenant", "A firm's slug (404 when there is no such firm, or not yours).", {"type": "string"}),
+            _query("operator", "Staff tokens: only the calls and messages this operator took (user id or e-mail).",
+                   {"type": "string"}),
+            _query("interval", "Also per interval.", {"type": "string", "enum": ["15m", "30m", "1h", "1d"]}),
+        ],
+        "responses": {
+            "200": _json("The figures", {"type": "object", "required": ["totals", "intervals"], "properties": {
+                "tenant": {"type": ["string", "null"]}, "since": time, "until": time,
+                "totals": _ref("Figures"),
+                "intervals": {"type": "array", "items": {"allOf": [_ref("Figures"), {
+                    "type": "object", "required": ["start"], "properties": {"start": time}}]}}}}),
+            **COMMON, **NO_FIRM,
+            "403": _errors("An operator's token: figures are for supervisors, account managers and firms."),
+            "422": _errors(f"A parameter is invalid (each is named), or {BAD_TEXT}."),
+        },
+    }}}
+
+
+def _stats_schemas() -> dict:
+    count = {"type": "integer", "minimum": 0}
+    rate = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    seconds = {"type": ["number", "null"], "minimum": 0}
+    properties = {
+        "offered": {**count, "description": "Calls that waited for an operator (a call waiting now included)."},
+        "answered": {**count, "description": "Of those, taken by an operator."},
+        "abandoned": {**count, "description": "Of those, ended by the caller while waiting."},
+        "abandon_rate": {**rate, "description": "abandoned / offered; null when none was offered."},
+        "service_level": {**rate, "description": "Answered within SERVICE_LEVEL_SECONDS / offered."},
+        "asa_s": {**seconds, "description": "Mean wait of answered calls."},
+        "aht_s": {**seconds, "description": "Mean talk + after-call work, of answered calls with both known."},
+        "talk_s": {**seconds, "description": "Mean talk time of answered calls that ended."},
+        "acw_s": {**seconds, "description": "Mean after-call work (call end → message saved)."},
+        "after_hours": {**count, "description": "Calls that arrived outside the firm's hours."},
+        "voicemails": count, "blocked": count,
+        "messages": {**count, "description": "Messages taken, by when they were taken."},
+        "noise": {**count, "description": "Messages of the noise categories: " + ", ".join(NOISE_CATEGORIES) + "."},
+    }
+    return {"Figures": {"type": "object", "required": list(properties), "properties": properties}}

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
-from ..i18n import N_
+from ..accounts.models import User
+from ..i18n import N_, _
 from ..messages.forms import NOISE_CATEGORIES
 from ..messages.models import Message
 from ..tenants.models import Tenant
-from ..web.inputs import keyset_cursor
+from ..web.inputs import keyset_cursor, parse_keyset_cursor
 from .models import ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
 
 # The kinds a firm filters its log by. "noise": an answered call whose messages are all of the noise
@@ -65,12 +66,16 @@ def cursor(call: Call) -> str:
 
 
 def calls(tenant: Tenant | None = None, *, kind: str | None = None, since: dt.datetime | None = None,
-          until: dt.datetime | None = None, after: tuple[dt.datetime, int] | None = None):
-    """The calls, newest first: of one firm (or every firm's, for staff), of one kind, arrived in
-    [since, until), after the cursor's call (keyset paging: as fast a thousand pages deep)."""
+          until: dt.datetime | None = None, after: tuple[dt.datetime, int] | None = None,
+          operator: User | None = None):
+    """The calls, newest first: of one firm (or every firm's, for staff), of one kind, taken by one
+    operator, arrived in [since, until), after the cursor's call (keyset paging: as fast a thousand
+    pages deep)."""
     query = Call.select(Call, Tenant).join(Tenant, pw.JOIN.LEFT_OUTER)
     if tenant is not None:
         query = query.where(Call.tenant == tenant)
+    if operator is not None:
+        query = query.where(Call.claimed_by == operator)
     if kind:
         query = query.where(of_kind(kind))
     if since is not None:
@@ -81,6 +86,16 @@ def calls(tenant: Tenant | None = None, *, kind: str | None = None, since: dt.da
         # to_value: the time as the column stores it (naive UTC), not as Python prints it.
         query = query.where(pw.Tuple(Call.arrived_at, Call.id) < pw.Tuple(Call.arrived_at.to_value(after[0]), after[1]))
     return query.order_by(Call.arrived_at.desc(), Call.id.desc())
+
+
+def after_cursor(params, errors: dict) -> tuple[dt.datetime, int] | None:
+    """The call a page link's ``after`` cursor names; a broken one is named in ``errors``."""
+    if text := params.get("after"):
+        try:
+            return parse_keyset_cursor(text)
+        except ValueError:
+            errors["after"] = _("This page link is broken: start again from the newest calls.")
+    return None
 
 
 def page(query, limit: int = PAGE) -> tuple[list[Entry], str | None]:

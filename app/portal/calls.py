@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from urllib.parse import urlencode
 
 from starlette.exceptions import HTTPException
@@ -13,22 +12,11 @@ from ..accounts.models import CLIENT
 from ..calls import log
 from ..calls.models import BlockedNumber, InvalidBlock
 from ..i18n import _
+from ..web import periods
 from ..web.auth import safe_next, view
-from ..web.inputs import parse_keyset_cursor
 from ..web.templates import render
 
 CLIENTS = frozenset({CLIENT})
-
-
-def _day(params, key: str, errors: dict) -> dt.date | None:
-    text = params.get(key, "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        errors[key] = _("Expected a date (YYYY-MM-DD).")
-        return None
 
 
 @view(roles=CLIENTS)
@@ -39,20 +27,8 @@ def call_log(request: Request):
     kind = params.get("kind", "")
     if kind and kind not in log.KINDS:
         errors["kind"] = _("Choose a kind from the list.")
-    first, last = _day(params, "from", errors), _day(params, "to", errors)
-    after = None
-    if cursor := params.get("after"):
-        try:
-            after = parse_keyset_cursor(cursor)
-        except ValueError:
-            errors["after"] = _("This page link is broken: start again from the newest calls.")
-    midnight = dt.time(0, tzinfo=firm.zone)
-    try:
-        since = dt.datetime.combine(first, midnight) if first else None
-        until = dt.datetime.combine(last + dt.timedelta(days=1), midnight) if last else None
-    except OverflowError:  # the day after 9999-12-31
-        since = until = None
-        errors["to"] = _("Expected a date (YYYY-MM-DD).")
+    since, until = periods.days(params, firm.zone, errors)
+    after = log.after_cursor(params, errors)
     entries, next_cursor = [], None
     if not errors:
         entries, next_cursor = log.page(log.calls(firm, kind=kind or None, since=since, until=until, after=after))

@@ -1,0 +1,80 @@
+"""JSON API v1, figures (interfaces.md "Figures"): ``GET /api/v1/stats``, the figures of stats/figures.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
+from ..i18n import _
+from ..stats import figures as stats
+from ..tenants.models import Tenant
+from .v1 import ApiError, _parse_time, endpoint
+
+# More intervals than this in one answer is a mistake (15 minutes over a year is 35,040).
+MAX_INTERVALS = 40_000
+
+
+def _operator(text: str) -> User | None:
+    """A staff user by id or e-mail."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        user = User.get_or_none(User.id == int(text))
+    else:
+        user = User.by_email(text) if len(text) <= 254 else None
+    return user if user is not None and user.role in STAFF_ROLES else None
+
+
+@endpoint
+def get_stats(request: Request, user: User, body) -> Response:
+    if user.role not in (SUPERVISOR, ADMIN, CLIENT):
+        raise ApiError(403, {"token": _("Only supervisors, account managers and firms read figures.")})
+    params, errors = request.query_params, {}
+    tenant = None
+    if slug := params.get("tenant"):
+        tenant = Tenant.by_slug(slug) if len(slug) <= 200 else None
+        if tenant is None or not user.can_see(tenant):
+            raise ApiError(404, {"tenant": _("No such firm.")})
+    elif not user.is_staff:
+        tenant = user.tenant
+    operator = None
+    if (text := params.get("operator")) is not None:
+        if not user.is_staff:
+            errors["operator"] = _("Only the answering service's staff ask for one operator's figures.")
+        elif (operator := _operator(text)) is None:
+            errors["operator"] = _("No such operator: give their user id or e-mail address.")
+    interval = params.get("interval")
+    if interval is not None and interval not in stats.INTERVALS:
+        errors["interval"] = _("Expected one of: {options}.").format(options=", ".join(stats.INTERVALS))
+        interval = None
+    zone = tenant.zone if tenant is not None else stats.DEFAULT_ZONE
+    since, until = _parse_time(params, "since", errors), _parse_time(params, "until", errors)
+    # Without a period: today, in the firm's zone (Japan's for all firms).
+    today = dt.datetime.now(zone).date()
+    if since is None and "since" not in errors:
+        since = stats.midnight(today, zone)
+    if until is None and "until" not in errors:
+        until = stats.midnight(today + dt.timedelta(days=1), zone)
+    if since is not None and until is not None:
+        if until <= since:
+            errors["until"] = _("Expected a time after since.")
+        elif interval and interval != "1d" and (until - since) / stats.INTERVALS[interval] > MAX_INTERVALS:
+            errors["interval"] = _("Too many intervals: at most {n}; choose a longer interval or a shorter period."
+                                   ).format(n=MAX_INTERVALS)
+        elif interval == "1d" and (until - since).days > MAX_INTERVALS:
+            errors["interval"] = _("Too many intervals: at most {n}; choose a longer interval or a shorter period."
+                                   ).format(n=MAX_INTERVALS)
+    if errors:
+        raise ApiError(422, errors)
+    try:
+        result = stats.figures(since, until, tenant=tenant, operator=operator, interval=interval, zone=zone,
+                               service_level=request.app.state.settings.service_level_seconds)
+    except OverflowError:  # a period at the very ends of the calendar
+        raise ApiError(422, {"until": _("Expected a time between the years 1 and 9999.")}) from None
+    return JSONResponse({
+        "tenant": tenant.slug if tenant is not None else None,
+        "since": since.astimezone(zone).isoformat(), "until": until.astimezone(zone).isoformat(),
+        "totals": result.totals,
+        "intervals": [{**row, "start": row["start"].isoformat()} for row in result.intervals],
+    })

@@ -1,0 +1,253 @@
+"""The figures supervisors, firms and the wallboard read (interfaces.md "Stats keys"), exact and
+the same everywhere: the API, the KPI pages and the wallboard all call ``figures()``.
+
+Every call counts in the interval of its *arrival*, whatever happens to it later (its wait, talk
+and after-call work included); a message counts when it was taken. Test calls, and the messages
+taken on them, never count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+
+from ..accounts.models import STAFF_ROLES, User
+from ..tenants.models import Tenant
+from . import rollup
+from .rollup import SUMS, StatsDay, add, aggregate, midnight, zero
+
+KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
+        "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
+INTERVALS = {"15m": dt.timedelta(minutes=15), "30m": dt.timedelta(minutes=30), "1h": dt.timedelta(hours=1),
+             "1d": None}  # a day is a local day: 23, 24 or 25 hours
+DEFAULT_ZONE = rollup.DEFAULT_ZONE
+UTC = dt.timezone.utc
+
+
+@dataclass
+class Figures:
+    totals: dict
+    intervals: list[dict] = field(default_factory=list)  # each {"start": aware datetime, **KEYS}
+
+
+@functools.lru_cache(maxsize=1)
+def _default_service_level() -> int:
+    from .. import settings
+
+    return int(settings.one("SERVICE_LEVEL_SECONDS"))
+
+
+def finish(s: dict) -> dict:
+    """The figures from their sums. A rate or mean is None when nothing stands under it."""
+    def ratio(a, b, digits):
+        return round(a / b, digits) if b else None
+
+    return {
+        "offered": s["offered"], "answered": s["answered"], "abandoned": s["abandoned"],
+        "abandon_rate": ratio(s["abandoned"], s["offered"], 4), "service_level": ratio(s["within_sl"], s["offered"], 4),
+        "asa_s": ratio(s["wait_sum"], s["answered"], 1), "aht_s": ratio(s["aht_sum"], s["aht_n"], 1),
+        "talk_s": ratio(s["talk_sum"], s["talk_n"], 1), "acw_s": ratio(s["acw_sum"], s["acw_n"], 1),
+        "after_hours": s["after_hours"], "voicemails": s["voicemails"], "blocked": s["blocked"],
+        "messages": s["messages"], "noise": s["noise"],
+    }
+
+
+# --- intervals ------------------------------------------------------------------------------------
+
+def floor(at: dt.datetime, interval: str, zone: ZoneInfo) -> dt.datetime:
+    """The start of the interval ``at`` falls in, aligned in ``zone`` (in UTC)."""
+    local = at.astimezone(zone)
+    if interval == "1d":
+        return midnight(local.date(), zone)
+    step = int(INTERVALS[interval].total_seconds() // 60)
+    minutes = local.hour * 60 + local.minute
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(minutes=minutes - minutes % step)
+    # Built on the local wall clock: keep the offset ``at`` had (the repeated hour of a DST change).
+    return start.replace(tzinfo=None).replace(tzinfo=zone, fold=local.fold).astimezone(UTC)
+
+
+def starts(since: dt.datetime, until: dt.datetime, interval: str, zone: ZoneInfo) -> list[dt.datetime]:
+    """Every interval touching [since, until), zero-call ones included, as UTC instants."""
+    out, start = [], floor(since, interval, zone)
+    while start < until:
+        out.append(start)
+        if interval == "1d":
+            start = midnight(start.astimezone(zone).date() + dt.timedelta(days=1), zone)
+        else:
+            start = start + INTERVALS[interval]
+    return out
+
+
+# --- the interface --------------------------------------------------------------------------------
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("since and until must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("since and until must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int] | None]:
+    """The firms asked for, by zone: a firm's days are its own. None: every firm of that zone."""
+    if tenant is not None:
+        return {tenant.zone: [tenant.id]}
+    out: dict[ZoneInfo, list[int]] = defaultdict(list)
+    for tenant_id, zone in rollup.zones().items():
+        out[zone].append(tenant_id)
+    return out
+
+
+def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple[dt.date, dt.date] | None:
+    """The local days wholly inside [since, until): [first, last) — None when there is none."""
+    first = since.astimezone(zone).date()
+    if midnight(first, zone) < since:
+        first += dt.timedelta(days=1)
+    last = until.astimezone(zone).date()
+    return (first, last) if first < last else None
+
+
+def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int], by) -> dict:
+    """Sums of the day rows of [first, last) for these firms, by ``by`` (a StatsDay column, or None)."""
+    columns = [pw.fn.SUM(getattr(StatsDay, k)) for k in SUMS]
+    out: dict = {}
+    for i in range(0, len(tenant_ids), 1000):
+        query = StatsDay.select(by if by is not None else pw.Value(None), *columns).where(
+            (StatsDay.day >= first) & (StatsDay.day < last) & StatsDay.tenant_id.in_(tenant_ids[i:i + 1000]))
+        if by is not None:
+            query = query.group_by(by)
+        for key, *values in query.tuples():
+            if values[0] is None:  # SUM over no rows
+                continue
+            add(out.setdefault(key, zero()), dict(zip(SUMS, (int(v) for v in values))))
+    return out
+
+
+def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, operator_id: int | None,
+          group: str | None, service_level: int, days: bool) -> dict:
+    """Sums over exactly [since, until) by None or "tenant": from the day rows for each firm's whole
+    local days (``days``), from the calls and messages for the rest."""
+    tenant_ids = [tenant.id] if tenant is not None else None
+    if not days:
+        return aggregate(since, until, tenant_ids=tenant_ids, operator_id=operator_id, group=group,
+                         service_level=service_level)
+    out: dict = {}
+    for zone, ids in _groups(tenant).items():
+        whole = _whole_days(since, until, zone)
+        if whole is None:
+            parts = [(since, until)]
+        else:
+            parts = [(since, midnight(whole[0], zone)), (midnight(whole[1], zone), until)]
+            by = StatsDay.tenant_id if group == "tenant" else None
+            for key, sums in _day_rows(*whole, ids, by).items():
+                add(out.setdefault(key, zero()), sums)
+        for lo, hi in parts:
+            if lo < hi:
+                for key, sums in aggregate(lo, hi, tenant_ids=ids, group=group, service_level=service_level).items():
+                    add(out.setdefault(key, zero()), sums)
+    return out
+
+
+def _by_local_day(lo: dt.datetime, hi: dt.datetime, zone: ZoneInfo, tenant_ids, operator_id, service_level) -> dict:
+    """Sums by local date in ``zone`` from the calls and messages: by quarter hour in SQL (every zone's
+    day begins on one), then into days."""
+    out: dict = {}
+    for quarter, sums in aggregate(lo, hi, tenant_ids=tenant_ids, operator_id=operator_id, group="quarter",
+                                   service_level=service_level).items():
+        day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone).date()
+        add(out.setdefault(day, zero()), sums)
+    return out
+
+
+def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None, operator: User | None = None,
+            interval: str | None = None, zone: ZoneInfo | None = None,
+            service_level: int | None = None, rollup_days: bool = True) -> Figures:
+    """The figures of calls arrived (and messages taken) in [since, until): of one firm or of all
+    (unknown numbers' calls included), of one operator's calls and messages or everyone's.
+
+    With ``interval`` (15m, 30m, 1h, 1d) also per interval, aligned in ``zone`` (the firm's zone when
+    ``tenant`` is given, else ``zone`` or Asia/Tokyo), every interval listed even without calls; the
+    range then runs over whole intervals (``since`` back to its interval's start, ``until`` on to
+    its interval's end), and the totals are those of the intervals. Days are local days. For all
+    firms, a day holds each firm's calls of that date in the firm's own zone.
+
+    ``rollup_days=False`` reads only calls and messages (the tests compare both ways)."""
+    since, until = _aware(since), _aware(until)
+    if interval is not None and interval not in INTERVALS:
+        raise ValueError(f"interval: one of {', '.join(INTERVALS)}")
+    zone = tenant.zone if tenant is not None else (zone or DEFAULT_ZONE)
+    default_sl = _default_service_level()
+    service_level = default_sl if service_level is None else service_level
+    operator_id = operator.id if operator is not None else None
+    # The day rows hold every operator's calls at the configured service level.
+    days = rollup_days and operator is None and service_level == default_sl
+    if days:
+        rollup.refresh(service_level)
+    if interval is None:
+        sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
+                     service_level=service_level, days=days).get(None, zero())
+        return Figures(finish(sums), [])
+    bounds = starts(since, until, interval, zone)
+    if not bounds:
+        return Figures(finish(zero()), [])
+    if interval == "1d":
+        wanted = [b.astimezone(zone).date() for b in bounds]
+        first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
+        found: dict = {}
+        for group_zone, ids in _groups(tenant).items():
+            if days:
+                part = _day_rows(first, last, ids, StatsDay.day)
+            else:
+                part = _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone, ids,
+                                     operator_id, service_level)
+            for day, sums in part.items():
+                add(found.setdefault(day, zero()), sums)
+        keyed = [found.get(day, zero()) for day in wanted]
+    else:
+        step = int(INTERVALS[interval].total_seconds())
+        found = aggregate(bounds[0], bounds[-1] + INTERVALS[interval], tenant_ids=[tenant.id] if tenant else None,
+                          operator_id=operator_id, group=("bucket", bounds[0], step), service_level=service_level)
+        # Fixed-length intervals from an aligned start stay aligned (zones move by whole hours).
+        keyed = [found.get(i, zero()) for i in range(len(bounds))]
+    totals, rows = zero(), []
+    for start, sums in zip(bounds, keyed):
+        add(totals, sums)
+        rows.append({"start": start.astimezone(zone), **finish(sums)})
+    return Figures(finish(totals), rows)
+
+
+def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int | None = None,
+              rollup_days: bool = True) -> list[tuple[Tenant, dict]]:
+    """Every firm's totals over [since, until), in the order firms are listed (zero for a quiet firm)."""
+    since, until = _aware(since), _aware(until)
+    default_sl = _default_service_level()
+    service_level = default_sl if service_level is None else service_level
+    days = rollup_days and service_level == default_sl
+    if days:
+        rollup.refresh(service_level)
+    found = _sums(since, until, tenant=None, operator_id=None, group="tenant", service_level=service_level, days=days)
+    return [(t, finish(found.get(t.id, zero()))) for t in Tenant.listed()]
+
+
+def by_operator(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None,
+                service_level: int | None = None) -> list[tuple[User, dict]]:
+    """Each operator's totals over [since, until) (the calls they took and messages they took), for
+    every staff user who took one, by name. Their ``offered`` is what they answered."""
+    since, until = _aware(since), _aware(until)
+    service_level = _default_service_level() if service_level is None else service_level
+    found = aggregate(since, until, tenant_ids=[tenant.id] if tenant is not None else None, group="operator",
+                      service_level=service_level)
+    found.pop(None, None)
+    if not found:
+        return []
+    users = User.select().where(User.id.in_(list(found)) & User.role.in_(list(STAFF_ROLES))).order_by(User.name, User.id)
+    return [(u, finish(found[u.id])) for u in users]

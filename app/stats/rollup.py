@@ -1,0 +1,290 @@
+"""The figures' sums, straight from calls and messages in SQL (the raw path), and kept per firm and
+local day (``StatsDay``) so that a year for every firm reads one row per firm and day.
+
+The day rows stay exact by being recomputed, never patched: triggers on ``call`` and ``message``
+(migration 0023) note the firm and time of every change that can move a figure (``StatsDirty``);
+``refresh()`` recomputes the days those notes name from the raw rows, and rebuilds a firm whose
+zone (or the service level) changed since its rows were made (``StatsFirm``). Every reader refreshes
+first, and the worker does so every minute, so notes never pile up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+import peewee as pw
+
+from ..calls.models import ABANDONED, BLOCKED, VOICEMAIL
+from ..db import BaseModel, UTCDateTimeField, db, is_postgres, read_then_write
+from ..messages.forms import NOISE_CATEGORIES
+from ..tenants.models import Tenant
+
+UNKNOWN = 0  # the firm key of calls to numbers no firm has
+DEFAULT_ZONE = ZoneInfo("Asia/Tokyo")
+UTC = dt.timezone.utc
+
+# The sums every figure is worked out from: means and rates need sums and counts, never means,
+# so that any set of days, intervals or firms adds up exactly.
+SUMS = ("offered", "answered", "abandoned", "within_sl", "wait_sum", "talk_n", "talk_sum", "acw_n", "acw_sum",
+        "aht_n", "aht_sum", "after_hours", "voicemails", "blocked", "messages", "noise")
+OFFERED = ("queued", "answered", "completed", "abandoned")  # the statuses of a call that waited for an operator
+TAKEN = ("answered", "completed")
+
+
+class StatsDay(BaseModel):
+    """One firm's sums for one of its local days (calls by arrival, messages by when taken)."""
+
+    tenant_id = pw.IntegerField()  # UNKNOWN for unknown numbers (their days are Japan's)
+    day = pw.DateField()
+    offered = pw.IntegerField(default=0)
+    answered = pw.IntegerField(default=0)
+    abandoned = pw.IntegerField(default=0)
+    within_sl = pw.IntegerField(default=0)
+    wait_sum = pw.BigIntegerField(default=0)
+    talk_n = pw.IntegerField(default=0)
+    talk_sum = pw.BigIntegerField(default=0)
+    acw_n = pw.IntegerField(default=0)
+    acw_sum = pw.BigIntegerField(default=0)
+    aht_n = pw.IntegerField(default=0)
+    aht_sum = pw.BigIntegerField(default=0)
+    after_hours = pw.IntegerField(default=0)
+    voicemails = pw.IntegerField(default=0)
+    blocked = pw.IntegerField(default=0)
+    messages = pw.IntegerField(default=0)
+    noise = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "stats_day"
+        indexes = ((("tenant_id", "day"), True), (("day", "tenant_id"), False))
+
+
+class StatsFirm(BaseModel):
+    """What a firm's day rows were made with: its zone then, and the service level. Missing: not made yet."""
+
+    tenant_id = pw.IntegerField(primary_key=True)
+    timezone = pw.CharField(max_length=64)
+    service_level = pw.IntegerField()
+
+    class Meta:
+        table_name = "stats_firm"
+
+
+class StatsDirty(BaseModel):
+    """A note, written by the triggers, that the figures of this firm at this time may have changed."""
+
+    tenant_id = pw.IntegerField(null=True)  # NULL: an unknown number's call
+    at = UTCDateTimeField()
+
+    class Meta:
+        table_name = "stats_dirty"
+
+
+# --- the raw path -----------------------------------------------------------------------------------
+
+def zero() -> dict:
+    return dict.fromkeys(SUMS, 0)
+
+
+def add(into: dict, sums: dict) -> dict:
+    for key in SUMS:
+        into[key] += sums[key]
+    return into
+
+
+def subtract(into: dict, sums: dict) -> dict:
+    for key in SUMS:
+        into[key] -= sums[key]
+    return into
+
+
+def _epoch(column: str) -> str:
+    """Seconds since 1970 of a stored (naive UTC) time, as an integer."""
+    if is_postgres():
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
+def _naive(at: dt.datetime):
+    return UTCDateTimeField().db_value(at)
+
+
+def bucket(column: str, first: dt.datetime, seconds: int) -> tuple[str, list]:
+    """SQL numbering fixed-length intervals from ``first``: 0, 1, 2, …"""
+    return f"(({_epoch(column)} - {db.param}) / {seconds})", [int(first.timestamp())]
+
+
+def _tenant_filter(column: str, tenant_ids) -> tuple[str, list]:
+    if tenant_ids is None:
+        return "", []
+    ids = [t for t in tenant_ids if t != UNKNOWN]
+    parts = []
+    if ids:
+        parts.append(f"{column} IN ({', '.join([db.param] * len(ids))})")
+    if UNKNOWN in tenant_ids:
+        parts.append(f"{column} IS NULL")
+    return f" AND ({' OR '.join(parts) or '1 = 0'})", ids
+
+
+def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operator_id: int | None = None,
+              group: str | None = None, service_level: int) -> dict:
+    """Sums of the calls arrived and the messages taken in [since, until), by ``group``: None (one
+    total, key None), "tenant" (firm id, UNKNOWN for unknown numbers), "operator" (who took the call or
+    message; None for nobody), "quarter" (15-minute intervals since 1970) or ("bucket", first, seconds).
+    ``tenant_ids``: only these firms (UNKNOWN: calls to unknown numbers). Test calls and their messages
+    never count."""
+    p = db.param
+
+    def grouping(call_side: bool) -> tuple[str, list]:
+        time = "c.arrived_at" if call_side else "m.taken_at"
+        if group is None:
+            return "NULL", []
+        if group == "tenant":
+            return (f"COALESCE(c.tenant_id, {UNKNOWN})" if call_side else "m.tenant_id"), []
+        if group == "operator":
+            return ("c.claimed_by_id" if call_side else "m.taken_by_id"), []
+        if group == "quarter":
+            return f"({_epoch(time)} / 900)", []
+        _kind, first, seconds = group
+        return bucket(time, first, seconds)
+
+    key, key_params = grouping(True)
+    where_t, t_params = _tenant_filter("c.tenant_id", tenant_ids)
+    where_op = f" AND c.claimed_by_id = {p}" if operator_id is not None else ""
+    op_params = [operator_id] if operator_id is not None else []
+    offered = f"c.status IN ({', '.join(repr(s) for s in OFFERED)})"
+    taken = f"c.status IN ({', '.join(repr(s) for s in TAKEN)})"
+    # Each call's first message gives its after-call work, as the call's JSON does (acw_s).
+    sql = f"""
+        SELECT k, SUM(CASE WHEN {offered} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.status = '{ABANDONED}' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} AND COALESCE(c.wait_seconds, 0) <= {p} THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} THEN COALESCE(c.wait_seconds, 0) ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.talk_seconds IS NOT NULL THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.talk_seconds IS NOT NULL THEN c.talk_seconds ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.acw IS NOT NULL THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.acw IS NOT NULL THEN c.acw ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.acw IS NOT NULL AND c.talk_seconds IS NOT NULL THEN 1 ELSE 0 END),
+               SUM(CASE WHEN {taken} AND c.acw IS NOT NULL AND c.talk_seconds IS NOT NULL
+                        THEN c.talk_seconds + c.acw ELSE 0 END),
+               SUM(CASE WHEN c.after_hours THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.status = '{VOICEMAIL}' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN c.status = '{BLOCKED}' THEN 1 ELSE 0 END)
+        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds,
+                     (SELECT m.after_call_seconds FROM message m WHERE m.call_id = c.id ORDER BY m.id LIMIT 1) AS acw
+              FROM "call" c
+              WHERE c.arrived_at >= {p} AND c.arrived_at < {p} AND c.test = {p}{where_t}{where_op}) AS c
+        GROUP BY k"""
+    params = [service_level, *key_params, _naive(since), _naive(until), False, *t_params, *op_params]
+    out: dict = {}
+    for row in db.execute_sql(sql, params):
+        out[_key(row[0])] = dict(zip(SUMS[:14], (int(v or 0) for v in row[1:])), messages=0, noise=0)
+    key, key_params = grouping(False)
+    where_t, t_params = _tenant_filter("m.tenant_id", tenant_ids)
+    where_op = f" AND m.taken_by_id = {p}" if operator_id is not None else ""
+    noise = ", ".join(repr(c) for c in NOISE_CATEGORIES)
+    sql = f"""
+        SELECT {key} AS k, COUNT(*), SUM(CASE WHEN m.category IN ({noise}) THEN 1 ELSE 0 END)
+        FROM message m LEFT JOIN "call" c ON c.id = m.call_id
+        WHERE m.taken_at >= {p} AND m.taken_at < {p} AND (c.id IS NULL OR c.test = {p}){where_t}{where_op}
+        GROUP BY k"""
+    params = [*key_params, _naive(since), _naive(until), False, *t_params, *op_params]
+    for k, count, noisy in db.execute_sql(sql, params):
+        sums = out.setdefault(_key(k), zero())
+        sums["messages"] += int(count)
+        sums["noise"] += int(noisy or 0)
+    return out
+
+
+def _key(value):
+    return int(value) if value is not None else None
+
+
+# --- the day rows -----------------------------------------------------------------------------------
+
+def zones() -> dict[int, ZoneInfo]:
+    """Every firm's zone, and Japan's for unknown numbers."""
+    out = {t: ZoneInfo(z) for t, z in Tenant.select(Tenant.id, Tenant.timezone).tuples()}
+    out[UNKNOWN] = DEFAULT_ZONE
+    return out
+
+
+def midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def _lock() -> None:
+    """One refresh at a time: two would each write what they computed, the older last."""
+    if is_postgres():
+        db.execute_sql("SELECT pg_advisory_xact_lock(7023)")
+
+
+def refresh(service_level: int, *, batch: int = 50_000) -> int:
+    """Bring the day rows up to date: rebuild firms made with another zone or service level (or never),
+    then recompute every (firm, day) a note names. Returns the number of notes used."""
+    used = 0
+    with read_then_write():
+        _lock()
+        zone_of = zones()
+        made = {f.tenant_id: f for f in StatsFirm.select()}
+        if gone := [t for t in made if t not in zone_of]:  # firms deleted since: their days go with them
+            StatsDay.delete().where(StatsDay.tenant_id.in_(gone)).execute()
+            StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
+        stale = [t for t, z in zone_of.items()
+                 if t not in made or made[t].timezone != z.key or made[t].service_level != service_level]
+        if stale:
+            _rebuild(stale, zone_of, service_level)
+        while True:
+            notes = list(StatsDirty.select(StatsDirty.id, StatsDirty.tenant_id, StatsDirty.at)
+                         .order_by(StatsDirty.id).limit(batch).tuples())
+            if not notes:
+                break
+            days: dict[tuple[ZoneInfo, dt.date], set[int]] = defaultdict(set)
+            for _id, tenant_id, at in notes:
+                tenant_id = tenant_id if tenant_id is not None else UNKNOWN
+                if tenant_id in zone_of and tenant_id not in stale:  # a firm since deleted has no days
+                    zone = zone_of[tenant_id]
+                    at = StatsDirty.at.python_value(at)
+                    days[(zone, at.astimezone(zone).date())].add(tenant_id)
+            for (zone, day), tenant_ids in days.items():
+                _recompute(sorted(tenant_ids), day, zone, service_level)
+            ids = [n[0] for n in notes]
+            for i in range(0, len(ids), 1000):  # by id: a note committed meanwhile stays for the next time
+                StatsDirty.delete().where(StatsDirty.id.in_(ids[i:i + 1000])).execute()
+            used += len(notes)
+    return used
+
+
+def _write(rows: list[dict]) -> None:
+    for i in range(0, len(rows), 500):
+        StatsDay.insert_many(rows[i:i + 500]).execute()
+
+
+def _recompute(tenant_ids: list[int], day: dt.date, zone: ZoneInfo, service_level: int) -> None:
+    sums = aggregate(midnight(day, zone), midnight(day + dt.timedelta(days=1), zone), tenant_ids=tenant_ids,
+                     group="tenant", service_level=service_level)
+    for i in range(0, len(tenant_ids), 500):
+        StatsDay.delete().where(StatsDay.tenant_id.in_(tenant_ids[i:i + 500]) & (StatsDay.day == day)).execute()
+    _write([{"tenant_id": t, "day": day, **s} for t, s in sums.items() if t in tenant_ids and any(s.values())])
+
+
+def _rebuild(tenant_ids: list[int], zone_of: dict[int, ZoneInfo], service_level: int) -> None:
+    """Every day of these firms, from their calls and messages: by quarter hour in SQL (every zone's day
+    begins on one, since every offset in use is a whole number of quarter hours), then into local days."""
+    for i in range(0, len(tenant_ids), 500):
+        chunk = tenant_ids[i:i + 500]
+        StatsDay.delete().where(StatsDay.tenant_id.in_(chunk)).execute()
+        StatsFirm.delete().where(StatsFirm.tenant_id.in_(chunk)).execute()
+    wanted = set(tenant_ids)
+    everything = (dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(9999, 1, 1, tzinfo=UTC))
+    for t in sorted(wanted):  # one firm at a time: its index (tenant, arrived_at) finds its calls
+        days: dict[dt.date, dict] = {}
+        for quarter, sums in aggregate(*everything, tenant_ids=[t], group="quarter",
+                                       service_level=service_level).items():
+            day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone_of[t]).date()
+            add(days.setdefault(day, zero()), sums)
+        _write([{"tenant_id": t, "day": day, **s} for day, s in days.items() if any(s.values())])
+    StatsFirm.insert_many([{"tenant_id": t, "timezone": zone_of[t].key, "service_level": service_level}
+                           for t in sorted(wanted)]).execute()
