@@ -144,3 +144,19 @@ def test_figures_per_operator_count_reviews_and_average_their_scores(database, f
     since, until = week_bounds(MONDAY)
     assert qa.figures(since, until) == {operator.id: {"reviewed": 3, "score": 75.0}}
     assert qa.figures(until, until + dt.timedelta(days=7)) == {}
+
+
+def test_the_figures_pages_per_operator_table_and_csv_carry_each_operators_qa(client, firm_a, operator, supervisor):
+    _messages(firm_a, operator, 2)
+    QAReview.sample(MONDAY, 2)
+    first, second = QAReview.select().order_by(QAReview.id)
+    first.record({"greeting": "pass", "readback": "fail"}, "", supervisor)  # 50
+    second.record({"greeting": "pass"}, "", supervisor)                     # 100
+    log_in(client, supervisor)
+    day = {"period": "custom", "from": MONDAY.isoformat(), "to": MONDAY.isoformat(), "interval": "1d"}
+    page = client.get("/supervisor/stats", params=day).text
+    row = page[page.index(f'data-operator="{operator.id}"'):].split("</tr>", 1)[0]
+    assert 'data-key="qa_reviewed">2<' in row and 'data-key="qa_score">75.0<' in row
+    csv_text = client.get("/supervisor/stats.csv", params={**day, "table": "operators"}).content.decode("utf-8-sig")
+    head, line = csv_text.splitlines()[:2]
+    assert head.endswith("QAレビュー数,QA点数") and line.endswith(",2,75.0")
