@@ -125,6 +125,10 @@ def test_a_supervisor_reviews_a_sampled_message_and_the_operator_reads_the_feedb
         sv.find_element(By.CSS_SELECTOR, ".qa-form button.primary").click()
         wait(sv).until(lambda d: d.current_url.endswith("/qa"))
         assert "75" in sv.find_element(By.CSS_SELECTOR, ".qa-figures").text
+        sv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
+        sv.save_screenshot(str(shots / "qa-1366.png"))
+        _phone(sv, shots / "qa-375.png")
 
         op.get(server.url + "/console/feedback")
         item = op.find_element(By.CSS_SELECTOR, ".feedback-item")
