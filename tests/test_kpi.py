@@ -267,3 +267,15 @@ def test_a_supervisor_reads_one_operators_figures(client, supervisor, seeded_day
     assert totals(page) == {k: expected(k, theirs.totals[k]) for k in KEYS}
     assert totals(page)["answered"] == "2"  # A4 and B1
     assert 'data-table="firms"' not in page and 'data-table="operators"' not in page
+
+
+def test_the_preset_links_keep_whose_figures_and_the_form_shows_the_days(client, supervisor, firm_a):
+    log_in(client, supervisor)
+    page = client.get("/supervisor/stats", params={"period": "yesterday", "firm": "firm-a"}).text
+    yesterday = (dt.datetime.now(JST) - dt.timedelta(days=1)).date().isoformat()
+    assert re.search(r'<a href="/supervisor/stats\?firm=firm-a&amp;period=yesterday" aria-current="page">昨日</a>', page)
+    assert f'name="from" value="{yesterday}"' in page and f'name="to" value="{yesterday}"' in page
+    assert '<a href="/supervisor/stats?firm=firm-a&amp;period=month">今月</a>' in page
+    # Sending the form asks for those days, whatever preset showed them.
+    days = client.get("/supervisor/stats", params={"period": "yesterday", "from": "2026-11-02", "to": "2026-11-03"}).text
+    assert len(table(days, "intervals", "data-start")) == 3 and "aria-current" not in days.split('class="presets"')[1][:600]

@@ -304,3 +304,11 @@ def test_a_call_that_only_connects_audio_or_a_message_handled_writes_no_note(day
     Call.update(answered_at=call_.answered_at).where(Call.id == call_.id).execute()
     Message.update(handled=True).execute()
     assert StatsDirty.select().count() == 0
+
+
+def test_a_period_at_the_ends_of_the_calendar_is_named_not_a_failure(client, supervisor):
+    # 9999-12-31T23:00Z is already the year 10000 in Tokyo.
+    r = _get(client, supervisor, since="9999-12-30T00:00:00+00:00", until="9999-12-31T23:00:00+00:00", interval="1d")
+    assert r.status_code == 422 and set(r.json()["errors"]) == {"until"}
+    r = _get(client, supervisor, since="9999-12-30T00:00:00+00:00", until="9999-12-31T23:00:00+00:00")
+    assert r.status_code == 422 and set(r.json()["errors"]) == {"until"}

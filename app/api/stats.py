@@ -70,11 +70,11 @@ def get_stats(request: Request, user: User, body) -> Response:
     try:
         result = stats.figures(since, until, tenant=tenant, operator=operator, interval=interval, zone=zone,
                                service_level=request.app.state.settings.service_level_seconds)
+        return JSONResponse({
+            "tenant": tenant.slug if tenant is not None else None,
+            "since": since.astimezone(zone).isoformat(), "until": until.astimezone(zone).isoformat(),
+            "totals": result.totals,
+            "intervals": [{**row, "start": row["start"].isoformat()} for row in result.intervals],
+        })
     except OverflowError:  # a period at the very ends of the calendar
         raise ApiError(422, {"until": _("Expected a time between the years 1 and 9999.")}) from None
-    return JSONResponse({
-        "tenant": tenant.slug if tenant is not None else None,
-        "since": since.astimezone(zone).isoformat(), "until": until.astimezone(zone).isoformat(),
-        "totals": result.totals,
-        "intervals": [{**row, "start": row["start"].isoformat()} for row in result.intervals],
-    })

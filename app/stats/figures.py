@@ -3,7 +3,8 @@ the same everywhere: the API, the KPI pages and the wallboard all call ``figures
 
 Every call counts in the interval of its *arrival*, whatever happens to it later (its wait, talk
 and after-call work included); a message counts when it was taken. Test calls, and the messages
-taken on them, never count.
+taken on them, never count. A call waiting now is offered, and neither answered nor abandoned yet.
+Whole local days come from the day rows (stats/rollup.py), the rest from the calls and messages.
 """
 
 from __future__ import annotations
@@ -91,14 +92,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC)
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("since and until must be timezone-aware")
-    return value.astimezone(UTC)
-
-
-def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int] | None]:
-    """The firms asked for, by zone: a firm's days are its own. None: every firm of that zone."""
+def _groups(tenant: Tenant | None) -> dict[ZoneInfo, list[int]]:
+    """The firms asked for (with unknown numbers' calls, in Japan's zone, for every firm), by zone: a
+    firm's days are its own."""
     if tenant is not None:
         return {tenant.zone: [tenant.id]}
     out: dict[ZoneInfo, list[int]] = defaultdict(list)
@@ -116,13 +112,17 @@ def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple
     return (first, last) if first < last else None
 
 
-def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int], by) -> dict:
-    """Sums of the day rows of [first, last) for these firms, by ``by`` (a StatsDay column, or None)."""
+def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int] | None, by) -> dict:
+    """Sums of the day rows of [first, last) for these firms (None: every firm), by ``by`` (a StatsDay
+    column, or None)."""
     columns = [pw.fn.SUM(getattr(StatsDay, k)) for k in SUMS]
     out: dict = {}
-    for i in range(0, len(tenant_ids), 1000):
+    chunks = [None] if tenant_ids is None else [tenant_ids[i:i + 1000] for i in range(0, len(tenant_ids), 1000)]
+    for chunk in chunks:
         query = StatsDay.select(by if by is not None else pw.Value(None), *columns).where(
-            (StatsDay.day >= first) & (StatsDay.day < last) & StatsDay.tenant_id.in_(tenant_ids[i:i + 1000]))
+            (StatsDay.day >= first) & (StatsDay.day < last))
+        if chunk is not None:
+            query = query.where(StatsDay.tenant_id.in_(chunk))
         if by is not None:
             query = query.group_by(by)
         for key, *values in query.tuples():
@@ -202,15 +202,14 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     if interval == "1d":
         wanted = [b.astimezone(zone).date() for b in bounds]
         first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
-        found: dict = {}
-        for group_zone, ids in _groups(tenant).items():
-            if days:
-                part = _day_rows(first, last, ids, StatsDay.day)
-            else:
-                part = _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone, ids,
-                                     operator_id, service_level)
-            for day, sums in part.items():
-                add(found.setdefault(day, zero()), sums)
+        if days:  # each firm's own local days are what the rows hold
+            found = _day_rows(first, last, [tenant.id] if tenant is not None else None, StatsDay.day)
+        else:
+            found = {}
+            for group_zone, ids in _groups(tenant).items():
+                for day, sums in _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone,
+                                               ids, operator_id, service_level).items():
+                    add(found.setdefault(day, zero()), sums)
         keyed = [found.get(day, zero()) for day in wanted]
     else:
         step = int(INTERVALS[interval].total_seconds())

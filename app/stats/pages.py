@@ -38,7 +38,9 @@ def _read(request: Request, zone, errors: dict) -> kpi.Period:
 def _render(request: Request, page: str, context: dict, errors: dict):
     context = {**context, "errors": errors, "field_names": {k: _(v) for k, v in FIELD_NAMES.items()},
                "labels": {k: _(v) for k, v in kpi.LABELS.items()}, "short": kpi.SHORT, "keys": KEYS,
-               "shown": kpi.shown, "presets": periods.PRESETS, "intervals": kpi.INTERVAL_LABELS, "page": page}
+               "shown": kpi.shown, "presets": periods.PRESETS, "intervals": kpi.INTERVAL_LABELS, "page": page,
+               # What the preset links keep of the filters: whose figures, not which days or intervals.
+               "keep": {k: v for k, v in context["filters"].items() if k in ("firm", "operator")}}
     return render(request, "stats/page.html", context, status_code=422 if errors else 200)
 
 

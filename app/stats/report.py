@@ -70,12 +70,12 @@ class Period:
 
 
 def read_period(params, zone: dt.tzinfo, now: dt.datetime, errors: dict) -> Period:
-    """The period the page's form asks for: ``period`` (a preset, default today, or ``custom`` with
-    ``from`` and ``to`` days) and ``interval`` (default an hour for one day, a day for more)."""
-    preset = params.get("period") or ("custom" if params.get("from") else "today")
+    """The period a page asks for: the days of the form (``from``, ``to``: chosen days), else a
+    preset's (``period``, default today); and ``interval`` (default an hour for one day, a day for more)."""
+    preset = "custom" if params.get("from") else (params.get("period") or "today")
     today = now.astimezone(zone).date()
     first = last = today
-    if preset not in periods.PRESETS:
+    if params.get("period", "custom") not in periods.PRESETS:
         errors["period"] = _("Choose a period from the list.")
     elif preset == "custom":
         first = periods.day(params, "from", errors) or today

@@ -172,9 +172,8 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
                SUM(CASE WHEN c.after_hours THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{VOICEMAIL}' THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{BLOCKED}' THEN 1 ELSE 0 END)
-        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds,
-                     (SELECT m.after_call_seconds FROM message m WHERE m.call_id = c.id ORDER BY m.id LIMIT 1) AS acw
-              FROM "call" c
+        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds, m.after_call_seconds AS acw
+              FROM "call" c LEFT JOIN message m ON m.id = (SELECT MIN(f.id) FROM message f WHERE f.call_id = c.id)
               WHERE c.arrived_at >= {p} AND c.arrived_at < {p} AND c.test = {p}{where_t}{where_op}) AS c
         GROUP BY k"""
     params = [service_level, *key_params, _naive(since), _naive(until), False, *t_params, *op_params]
@@ -221,40 +220,55 @@ def _lock() -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(7023)")
 
 
+def _stale(service_level: int) -> tuple[dict[int, ZoneInfo], list[int], list[int]]:
+    """(every firm's zone, firms whose day rows were made otherwise or never, firms deleted since)."""
+    zone_of = zones()
+    made = {t: (z, s) for t, z, s in StatsFirm.select(StatsFirm.tenant_id, StatsFirm.timezone,
+                                                      StatsFirm.service_level).tuples()}
+    stale = [t for t, z in zone_of.items() if made.get(t) != (z.key, service_level)]
+    return zone_of, stale, [t for t in made if t not in zone_of]
+
+
 def refresh(service_level: int, *, batch: int = 50_000) -> int:
     """Bring the day rows up to date: rebuild firms made with another zone or service level (or never),
-    then recompute every (firm, day) a note names. Returns the number of notes used."""
+    then recompute every (firm, day) a note names. Returns the number of notes used. Writes (and
+    waits for another refresh) only when there is something to do."""
+    zone_of, stale, gone = _stale(service_level)
+    if not (stale or gone or StatsDirty.select().exists()):
+        return 0
     used = 0
     with read_then_write():
         _lock()
-        zone_of = zones()
-        made = {f.tenant_id: f for f in StatsFirm.select()}
-        if gone := [t for t in made if t not in zone_of]:  # firms deleted since: their days go with them
+        zone_of, stale, gone = _stale(service_level)
+        # The first notes are read before any rebuild, so that the rebuild covers them; later ones are
+        # recomputed whoever they name.
+        notes = _notes(batch)
+        if gone:  # firms deleted since: their days go with them
             StatsDay.delete().where(StatsDay.tenant_id.in_(gone)).execute()
             StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
-        stale = [t for t, z in zone_of.items()
-                 if t not in made or made[t].timezone != z.key or made[t].service_level != service_level]
         if stale:
             _rebuild(stale, zone_of, service_level)
-        while True:
-            notes = list(StatsDirty.select(StatsDirty.id, StatsDirty.tenant_id, StatsDirty.at)
-                         .order_by(StatsDirty.id).limit(batch).tuples())
-            if not notes:
-                break
+        skip = set(stale)
+        while notes:
             days: dict[tuple[ZoneInfo, dt.date], set[int]] = defaultdict(set)
             for _id, tenant_id, at in notes:
                 tenant_id = tenant_id if tenant_id is not None else UNKNOWN
-                if tenant_id in zone_of and tenant_id not in stale:  # a firm since deleted has no days
+                if tenant_id in zone_of and tenant_id not in skip:  # a firm since deleted has no days
                     zone = zone_of[tenant_id]
-                    at = StatsDirty.at.python_value(at)
-                    days[(zone, at.astimezone(zone).date())].add(tenant_id)
+                    days[(zone, StatsDirty.at.python_value(at).astimezone(zone).date())].add(tenant_id)
             for (zone, day), tenant_ids in days.items():
                 _recompute(sorted(tenant_ids), day, zone, service_level)
             ids = [n[0] for n in notes]
             for i in range(0, len(ids), 1000):  # by id: a note committed meanwhile stays for the next time
                 StatsDirty.delete().where(StatsDirty.id.in_(ids[i:i + 1000])).execute()
             used += len(notes)
+            notes, skip = _notes(batch), set()
     return used
+
+
+def _notes(batch: int) -> list[tuple]:
+    return list(StatsDirty.select(StatsDirty.id, StatsDirty.tenant_id, StatsDirty.at)
+                .order_by(StatsDirty.id).limit(batch).tuples())
 
 
 def _write(rows: list[dict]) -> None:
