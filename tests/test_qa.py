@@ -160,3 +160,17 @@ def test_the_figures_pages_per_operator_table_and_csv_carry_each_operators_qa(cl
     csv_text = client.get("/supervisor/stats.csv", params={**day, "table": "operators"}).content.decode("utf-8-sig")
     head, line = csv_text.splitlines()[:2]
     assert head.endswith("QAレビュー数,QA点数") and line.endswith(",2,75.0")
+
+
+def test_the_workers_hourly_task_queues_last_weeks_sample_once(database, environ, monkeypatch, firm_a, operator):
+    from app import worker
+
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    last_week = week_of(utcnow()) - dt.timedelta(days=7)
+    _messages(firm_a, operator, 6, monday=last_week)
+    _messages(firm_a, operator, 2, monday=week_of(utcnow()))  # this week's wait for next week's run
+    worker.qa_sample.call_local()
+    assert QAReview.select().count() == 5 and {r.week for r in QAReview.select()} == {last_week}
+    worker.qa_sample.call_local()
+    assert QAReview.select().count() == 5
