@@ -79,6 +79,7 @@ routes = [
     Route("/messages/{id:id}/escalate", messages.escalate_message, methods=POST),
     Route("/handover", handover.handover, methods=[*GET, *POST]),
     Route("/handover/ack", handover.acknowledge, methods=POST),
+    Route("/handover/unread", handover.unread, methods=GET),
     Route("/handover/{id:id}/withdraw", handover.withdraw, methods=POST),
     Route("/qa", qa.queue, methods=GET),
     Route("/qa/settings", qa.settings, methods=POST),

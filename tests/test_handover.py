@@ -141,3 +141,11 @@ def test_a_note_posted_without_its_csrf_token_is_refused(client, operator):
     log_in(client, operator)
     assert client.post("/handover", data={"text": "x", "expires_at": _expiry()}).status_code == 403
     assert HandoverNote.select().count() == 0
+
+
+def test_the_console_fetches_unread_notes_again_when_one_is_written(client, operator, supervisor):
+    log_in(client, operator)
+    assert "handover-start" not in client.get("/handover/unread").text
+    note = _note(supervisor, "新しい引き継ぎ")
+    panel = client.get("/handover/unread", headers={"HX-Request": "true"}).text
+    assert note.text in panel and 'id="presence" hx-swap-oob="true"' in panel and "disabled" in panel

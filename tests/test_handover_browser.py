@@ -50,6 +50,7 @@ def _phone(driver, shot: Path):
 
 
 NOTE = "大和建設：港北現場の件で佐藤様から電話があれば、至急扱いで現場携帯へ"
+LATER = "17時から鈴木さんが休憩、山田法律事務所の折り返しは明朝へ"
 
 
 def test_an_operator_acknowledges_a_note_on_starting_finds_it_on_the_firms_screen_pop_and_the_supervisor_sees_it_read(
@@ -74,6 +75,14 @@ def test_an_operator_acknowledges_a_note_on_starting_finds_it_on_the_firms_scree
         wait(op).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".handover-start"))
         op.find_element(By.CSS_SELECTOR, "#presence button[name=available][value='1']").click()
         wait(op).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#presence [data-state=available]"))
+
+        # A note written while the console is open appears on it at once, without a reload.
+        sv.find_element(By.NAME, "text").send_keys(LATER)
+        sv.find_element(By.CSS_SELECTOR, "form.notice-form button.primary").click()
+        wait(op, 3).until(lambda d: LATER in d.find_element(By.ID, "handover").text)
+        op.find_element(By.CSS_SELECTOR, ".handover-start button.primary").click()
+        wait(op).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".handover-start"))
+        assert op.find_elements(By.CSS_SELECTOR, "#presence [data-state=available]")  # still taking calls
 
         simulate_call(server, environ, tmp_path, "--to", "+81 50 3786 5120", "--from", "090-1111-2222")
         wait(op, 5).until(lambda d: rows(d))

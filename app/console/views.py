@@ -14,6 +14,7 @@ from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
 from ..calls.models import BREAK_REASONS, COMPLETED, REASON_LABELS, Call, OperatorPresence, Transfer
 from ..db import db, utcnow
+from ..handover import views as handover_views
 from ..handover.models import HandoverNote
 from ..messages import forms as message_forms, service as message_service, views as message_views
 from ..messages.models import Message
@@ -258,6 +259,9 @@ async def events(request: Request):
                     if (update := await run_in_threadpool(fragment)) is None:
                         return  # the browser reconnects, and is refused
                     yield update
+                elif topic == handover_views.TOPIC:
+                    # A handover note written or withdrawn: the console fetches its unread notes again.
+                    yield "event: handover\ndata: changed\n\n"
                 elif topic == presence_service.TOPIC and isinstance(data.get("tenant"), int):
                     # A firm changed its board or notices: its open screen pops fetch them again.
                     yield f"event: firm-{data['tenant']}\ndata: changed\n\n"

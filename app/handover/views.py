@@ -72,7 +72,27 @@ def handover(request: Request):
     if errors:
         return _page(request, form, errors, status_code=422)
     HandoverNote.write(form["text"], request.state.user, firm, expires_at)
+    announce(request.app)
     return RedirectResponse("/handover", status_code=303)
+
+
+TOPIC = "handover"
+
+
+def announce(app) -> None:
+    """Tell every open console to fetch its unread notes again (call after committing)."""
+    app.state.events.publish(TOPIC, {"event": "changed"})
+
+
+@view(roles=STAFF_ROLES)
+def unread(request: Request):
+    """The console's panel of unread notes (and the availability it holds back), fetched again when a
+    note is written or withdrawn."""
+    from ..console.views import _presence_context
+
+    user = request.state.user
+    return render(request, "console/_handover_acked.html",
+                  {**_presence_context(user), "handover": HandoverNote.unread_by(user)})
 
 
 @view(roles=STAFF_ROLES)
@@ -97,5 +117,6 @@ def withdraw(request: Request):
     note = row_or_404(HandoverNote, request)
     if note.author_id != request.state.user.id and request.state.user.role not in MANAGERS:
         raise HTTPException(403)
-    note.withdraw()
+    if note.withdraw():
+        announce(request.app)
     return RedirectResponse("/handover", status_code=303)
