@@ -22,11 +22,13 @@ from .admin import requests as admin_requests, users as admin_users, views as ad
 from .calls import spool as call_spool, webhooks
 from .console import views as console
 from .delivery import views as deliveries
+from .handover import views as handover
 from .messages import views as messages
 from .portal import (
     block_link, calls as portal_calls, requests as portal_requests, users as portal_users, views as portal,
 )
 from .presence import views as presence
+from .qa import views as qa
 from .reports import views as report_previews
 from .settings import PROJECT_ROOT, Settings
 from .stats import pages as stats
@@ -62,6 +64,8 @@ routes = [
     Route("/console/calls/{id:id}/firm", console.assign_firm, methods=POST),
     Route("/console/calls/{id:id}/transfer", console.transfer, methods=[*GET, *POST]),
     Route("/console/voice-token", console.voice_token, methods=GET),
+    Route("/console/feedback", qa.feedback, methods=GET),
+    Route("/console/feedback/{id:id}", qa.feedback_detail, methods=GET),
     Route("/console/stats", stats.operators_own, methods=GET),
     Route("/console/stats.csv", stats.operators_own_csv, methods=GET),
     Route("/console/calls/{id:id}/draft", messages.draft, methods=POST),
@@ -73,6 +77,14 @@ routes = [
     Route("/messages/{id:id}/correct", messages.correct, methods=POST),
     Route("/messages/{id:id}/handled", messages.handled, methods=POST),
     Route("/messages/{id:id}/escalate", messages.escalate_message, methods=POST),
+    Route("/handover", handover.handover, methods=[*GET, *POST]),
+    Route("/handover/ack", handover.acknowledge, methods=POST),
+    Route("/handover/unread", handover.unread, methods=GET),
+    Route("/handover/{id:id}/withdraw", handover.withdraw, methods=POST),
+    Route("/qa", qa.queue, methods=GET),
+    Route("/qa/settings", qa.settings, methods=POST),
+    Route("/qa/sample", qa.sample_now, methods=POST),
+    Route("/qa/reviews/{id:id}", qa.review, methods=[*GET, *POST]),
     Route("/supervisor", supervisor.board, methods=GET),
     Route("/supervisor/wallboard", supervisor.wallboard_page, methods=GET),
     Route("/supervisor/events", supervisor.events, methods=GET),

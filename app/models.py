@@ -6,8 +6,10 @@ from .audit import AuditEntry
 from .calls.models import BlockedNumber, Call, OperatorPresence, Transfer
 from .calls.provider import ProviderKey
 from .delivery.models import Delivery
+from .handover.models import HandoverNote, HandoverRead
 from .messages.models import Draft, Escalation, Message, MessageRead, MessageVersion
 from .presence.models import Notice
+from .qa.models import QAReview, QASetting
 from .reports.models import ReportRun, ReportRunMessage
 from .stats.rollup import StatsDay, StatsDirty, StatsFirm
 from .tenants.models import (
@@ -24,4 +26,5 @@ MODELS = [
     ChangeRequest,
     PasswordReset, Transfer,
     StatsDay, StatsFirm, StatsDirty,
+    HandoverNote, HandoverRead, QASetting, QAReview,
 ]

@@ -1,7 +1,7 @@
 """The background worker (huey): Redis when REDIS_URL is set, otherwise a SQLite queue file.
 
 Every minute it makes the scheduled reports that are due and sends (or retries) deliveries;
-it also keeps the database tidy.
+every hour it queues last week's QA sample; it also keeps the database tidy.
 Stopping it (SIGTERM, Ctrl-C) lets running tasks finish; queued tasks stay in the queue.
 """
 
@@ -69,6 +69,18 @@ def dispatch() -> None:
         _dispatching.release()
     if runs or outcome:
         log.info("dispatch: %d reports made; deliveries %s", len(runs), outcome or "none due")
+
+
+@huey.periodic_task(crontab(minute="7"))
+def qa_sample() -> None:
+    """Queue last week's QA sample. Hourly rather than once on Monday, so a worker that was down then
+    still does it; a run after the first adds nothing."""
+    from .qa import service as qa
+
+    with db.db.connection_context():
+        queued = qa.sample_weeks()
+    if queued:
+        log.info("qa: %d messages queued for review", queued)
 
 
 @huey.periodic_task(crontab())  # every minute

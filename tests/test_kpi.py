@@ -151,9 +151,10 @@ def test_the_csv_of_each_table_holds_the_pages_figures_with_labels_in_the_reader
                       for t, f in by_tenant(SINCE, UNTIL, service_level=SL)}
     assert {r[0]: r[1:] for r in firms[1:]} == expected_firms
     people = read_csv(client.get("/supervisor/stats.csv", params={**DAY, "table": "operators"}))
-    assert {r[0]: r[1:] for r in people[1:]} == {
+    assert {r[0]: r[1:len(KEYS) + 1] for r in people[1:]} == {
         u.label: [blank.get(expected(k, f[k]), expected(k, f[k])) for k in KEYS]
         for u, f in by_operator(SINCE, UNTIL, service_level=SL)}
+    assert {tuple(r[len(KEYS) + 1:]) for r in people[1:]} == {("", "")}  # no QA review that day (test_qa.py)
     assert {r[0]: r[2] for r in people[1:]} == {"op@dengon.example": "3", "山本 花子": "2"}
 
     client.post("/language", data={"language": "en", "next": "/supervisor/stats",
@@ -170,8 +171,9 @@ def test_the_per_firm_and_per_operator_tables_agree_with_the_figures(client, adm
     assert firms == {t.slug: {k: expected(k, f[k]) for k in kpi.SHORT}
                      for t, f in by_tenant(SINCE, UNTIL, service_level=SL)}
     people = table(page, "operators", "data-operator")
-    assert people == {str(u.id): {k: expected(k, f[k]) for k in kpi.SHORT}
-                      for u, f in by_operator(SINCE, UNTIL, service_level=SL)}
+    assert {i: {k: v for k, v in row.items() if not k.startswith("qa_")} for i, row in people.items()} == {
+        str(u.id): {k: expected(k, f[k]) for k in kpi.SHORT} for u, f in by_operator(SINCE, UNTIL, service_level=SL)}
+    assert {(row["qa_reviewed"], row["qa_score"]) for row in people.values()} == {("—", "—")}  # none reviewed (test_qa.py)
     assert people[str(hanako.id)]["answered"] == "2"
 
 

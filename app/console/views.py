@@ -13,6 +13,8 @@ from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
 from ..calls.models import BREAK_REASONS, COMPLETED, REASON_LABELS, Call, OperatorPresence, Transfer
 from ..db import db, utcnow
+from ..handover import views as handover_views
+from ..handover.models import HandoverNote
 from ..messages import forms as message_forms, service as message_service, views as message_views
 from ..messages.models import Message
 from ..presence import service as presence_service
@@ -36,7 +38,10 @@ def _waiting_context(app, user) -> dict:
 
 def _presence_context(user) -> dict:
     presence = OperatorPresence.of(user)
-    return {"presence": presence, "state": presence.state()[0], "reasons": BREAK_REASONS, "reason_labels": REASON_LABELS}
+    # Handover notes unread hold back only becoming available: one already taking calls is not stopped.
+    unread = 0 if presence.available else len(HandoverNote.unread_by(user))
+    return {"presence": presence, "state": presence.state()[0], "reasons": BREAK_REASONS, "reason_labels": REASON_LABELS,
+            "handover_unread": unread}
 
 
 @view(roles=STAFF_ROLES)
@@ -47,7 +52,7 @@ def console(request: Request):
     return render(request, "console/index.html", {
         **_waiting_context(request.app, user), **_presence_context(user),
         "my_calls": list(mine), "voice": request.app.state.settings.provider_configured,
-        "drafts": list(message_service.drafts_of(user)),
+        "drafts": list(message_service.drafts_of(user)), "handover": HandoverNote.unread_by(user),
     })
 
 
@@ -60,6 +65,10 @@ def presence(request: Request):
         reason = form.get("reason", "")
         if not available and reason not in BREAK_REASONS:
             reason = "break"
+        if available and not OperatorPresence.of(request.state.user).available \
+                and HandoverNote.unread_by(request.state.user):
+            # The notes come first (the console shows them with the button to acknowledge).
+            return render(request, "console/_presence.html", _presence_context(request.state.user), status_code=409)
         OperatorPresence.set(request.state.user, available, reason)
         call_service.operator_changed(request.app)
     return render(request, "console/_presence.html", _presence_context(request.state.user))
@@ -103,6 +112,7 @@ def screen_pop(request: Request):
     call = row_or_404(Call, request)
     tenant = call.tenant
     context = {**_call_state_context(request, call), "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
+               "handover_notes": list(HandoverNote.for_firm(tenant)) if tenant else [],
                "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call)),
                **_board_context(tenant)}
     saved = Message.select().where(Message.call == call).order_by(Message.id.desc()).first()
@@ -255,6 +265,9 @@ async def events(request: Request):
                     if (update := await fragment(data)) is None:
                         return  # the browser reconnects, and is refused
                     yield update
+                elif topic == handover_views.TOPIC:
+                    # A handover note written or withdrawn: the console fetches its unread notes again.
+                    yield "event: handover\ndata: changed\n\n"
                 elif topic == presence_service.TOPIC and isinstance(data.get("tenant"), int):
                     # A firm changed its board or notices: its open screen pops fetch them again.
                     yield f"event: firm-{data['tenant']}\ndata: changed\n\n"

@@ -9,7 +9,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from .. import i18n
+from .. import i18n, qa
 from ..accounts.models import User
 from ..i18n import N_, _
 from ..messages.export import BOM, cell
@@ -105,6 +105,7 @@ class Report:
     figures: Figures
     firms: list[tuple[Tenant, dict]] | None = None  # for staff: every firm with anything to count, or the one chosen
     operators: list[tuple[User, dict]] | None = None
+    qa: dict[int, dict] = field(default_factory=dict)  # per operator: QA reviews done and mean score (app.qa)
     charts: list[chart.Chart] = field(default_factory=list)
 
     @property
@@ -132,6 +133,7 @@ def build(period: Period, *, service_level: int, tenant: Tenant | None = None, o
             report.firms = [(t, f) for t, f in rows if any(f[k] for k in KEYS if k not in RATES)]
     if per_operator and wanted("operators"):
         report.operators = by_operator(period.since, period.until, tenant=tenant, service_level=service_level)
+        report.qa = qa.figures(period.since, period.until, tenant=tenant)
     if only is None:
         report.charts = charts(report)
     return report
@@ -166,6 +168,13 @@ def seconds(value: float | None) -> str:
     return "—" if value is None else _("{seconds} s").format(seconds=f"{value:.1f}")
 
 
+def qa_cells(found: dict | None) -> tuple:
+    """An operator's QA columns: reviews done and mean score; blank when none was reviewed."""
+    if not found:
+        return ("", "")
+    return (found["reviewed"], "" if found["score"] is None else f"{found['score']:.1f}")
+
+
 def csv_bytes(report: Report, table: str, locale: str) -> bytes:
     """One table of the report (``intervals`` with a total row, ``firms`` or ``operators``) as CSV for
     Excel: UTF-8 with a byte-order mark, CRLF, labels in the reader's language."""
@@ -174,8 +183,9 @@ def csv_bytes(report: Report, table: str, locale: str) -> bytes:
         if table == "firms":
             rows = [[_("Firm"), *heads]] + [[t.name, *(shown(k, f[k]) for k in KEYS)] for t, f in report.firms or []]
         elif table == "operators":
-            rows = [[_("Operator"), *heads]] + [[u.label, *(shown(k, f[k]) for k in KEYS)]
-                                                 for u, f in report.operators or []]
+            rows = [[_("Operator"), *heads, _("QA reviewed"), _("QA score")]]
+            rows += [[u.label, *(shown(k, f[k]) for k in KEYS), *qa_cells(report.qa.get(u.id))]
+                     for u, f in report.operators or []]
         else:
             rows = [[_("Interval start"), *heads]]
             rows += [[f"{r['start']:%Y-%m-%d %H:%M}", *(shown(k, r[k]) for k in KEYS)] for r in report.figures.intervals]
