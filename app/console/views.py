@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import peewee as pw
+
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -100,7 +102,7 @@ def voice_token(request: Request):
 @view(roles=STAFF_ROLES)
 def screen_pop(request: Request):
     """Everything the operator needs before saying a word: whose phone it is, what to say, who is in."""
-    call = row_or_404(Call, request)
+    call = row_or_404(Call, request, Call.select(Call, Tenant).join(Tenant, pw.JOIN.LEFT_OUTER))  # the firm along
     tenant = call.tenant
     staff = Staff.of_firm(tenant) if tenant else []  # once, for the board, the addressee and 取次
     context = {**_call_state_context(request, call), "firm": tenant, "staff": staff,
@@ -209,8 +211,9 @@ def _board_context(tenant, staff: list[Staff] | None = None) -> dict:
         return {"notices": [], "board": [], "next_change": None}
     now = utcnow()
     staff = Staff.of_firm(tenant) if staff is None else staff
-    return {"notices": list(Notice.in_force(tenant, now)), "board": Staff.board(tenant, now, staff),
-            "next_change": presence_service.next_change(tenant, now, staff), "board_now": now}
+    notices = list(Notice.current_and_upcoming(tenant, now))  # in force now, and those that start later
+    return {"notices": [n for n in notices if n.starts_at <= now], "board": Staff.board(tenant, now, staff),
+            "next_change": presence_service.next_change(tenant, now, staff, notices), "board_now": now}
 
 
 @view(roles=STAFF_ROLES)
