@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import peewee as pw
-
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
