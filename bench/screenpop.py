@@ -387,7 +387,7 @@ async def measure_takes(browser, post, next_list, env: dict, email: str, passwor
         raise SystemExit(f"becoming available answered {response.status_code}")
     needle = display(POP_CALLER)
     print(f"  take → screen pop: {args.takes} takes …", flush=True)
-    last_id = None
+    queries: list[tuple[str, tuple]] = []
     for i in range(args.takes + TAKE_WARMUP):
         params = c.voice_params(pop_number, POP_CALLER)
         sent, _done, error = await post("/twilio/voice", params)
@@ -416,13 +416,14 @@ async def measure_takes(browser, post, next_list, env: dict, email: str, passwor
             result.take_posts.append(taken - started)
             result.pop_gets.append(done - taken)
             result.pop_bytes = len(pop.content)
-        last_id = call_id
+        if i == args.takes + TAKE_WARMUP - 1 and pop is not None and pop.status_code == 200:
+            # The baseline's queries: the same screen pop, the call still going on, as measured.
+            queries = await asyncio.to_thread(capture_pop_queries, env, email, password, call_id)
         ended, _done, error = await post("/twilio/status", c.status_params(params["CallSid"], POP_CALLER, params["To"]))
         if error:
             result.take_errors += 1
             result.take_first_error = result.take_first_error or error
-    if last_id is not None:
-        queries = await asyncio.to_thread(capture_pop_queries, env, email, password, last_id)
+    if queries:
         result.pop_queries = len(queries)
         result.pop_reads = sum(sql.lstrip().upper().startswith("SELECT") for sql, _p in queries)
         result.baseline = await asyncio.to_thread(replay_queries, env["DATABASE_URL"], queries, args.takes)
