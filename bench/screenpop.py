@@ -19,12 +19,19 @@ signed POST /twilio/voice goes to B and stops when the first list containing tha
 number arrives on A's stream. The call is then ended with a signed /twilio/status
 (CallStatus=completed), and the list without it is awaited before the next call, so every event
 is attributed to its call.
+
+Then take → screen pop (--takes): the operator becomes available and takes calls of a firm of 50
+staff from a caller with 100 earlier calls and messages there, as the console does (POST
+/console/calls/{id}/take, then the GET its HX-Location makes), timed until the screen pop's HTML
+is read in full; the baseline is that GET's own SELECTs, captured from the app and run directly
+through the database driver.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -45,6 +52,135 @@ TITLES = {"inproc": "in-process events (SQLite)", "redis": "Redis pub/sub (SQLit
           "postgres": "PostgreSQL LISTEN/NOTIFY"}
 
 
+# ---------------------------------------------------------------------------------------------
+# take → screen pop: a firm of 50 staff and a caller with 100 earlier calls and messages there
+
+TAKE_TARGET_MS = 150.0
+POP_STAFF, POP_HISTORY = 50, 100
+POP_CALLER = "+819011112222"
+POP_FORWARDED, POP_DEDICATED = "03-6999-0001", "050-6999-0002"  # beside the bench firms' 03-5…/050-7…
+POP_FIELDS = ["caller_name", "caller_company", "callback_number", "for_staff", "body"]
+
+
+def pop_firm_raw(rng: random.Random) -> dict:
+    """A large firm's tenant file: 50 staff, 10 call types whose scripts and put-through lists name them."""
+    staff = [{"key": f"s{i:02d}", "name": f"社員 {i:02d}", "name_kana": f"しゃいん {i:02d}", "title": "課長",
+              "email": f"s{i:02d}@pop.example.jp", "mobile": c.mobile(rng)} for i in range(POP_STAFF)]
+    call_types = [{"key": f"ct{i:02d}", "label": f"用件 {i:02d}", "category": "message",
+                   "script": f"用件 {i:02d} のときは、ご用件とご連絡先を伺い、担当者を確認してください。" * 3,
+                   "fields": POP_FIELDS, "required": ["caller_name", "callback_number"],
+                   "readback": ["caller_name", "callback_number"],
+                   "transfer_to_staff": [f"s{i:02d}", f"s{i + 10:02d}"],
+                   "extra_fields": [{"key": "case_no", "label": "案件番号", "type": "text"}]} for i in range(10)]
+    return {"slug": "pop", "name": "画面表示株式会社", "name_kana": "がめんひょうじかぶしきがいしゃ",
+            "answer_phrase": "お電話ありがとうございます。画面表示株式会社でございます。",
+            "instructions": "折り返しは担当者から。至急の場合は山田の携帯へ。\n\n" * 10,
+            "numbers": [{"number": POP_FORWARDED, "kind": "forwarded"}, {"number": POP_DEDICATED, "kind": "dedicated"}],
+            "staff": staff, "call_types": call_types}
+
+
+def prepare_pop_firm(url: str, operator_email: str, seed: int) -> tuple[str, str]:
+    """Load the large firm, set its in/out board and notices, and give the caller 100 earlier calls,
+    each with its message. Returns (the firm's dedicated number in E.164, "dedicated")."""
+    import datetime as dt
+
+    from app import db
+    from app.accounts.models import User
+    from app.calls.models import COMPLETED, Call
+    from app.messages.models import Message
+    from app.presence.models import Notice
+    from app.tenants import config, store
+    from app.tenants.models import AWAY, OFF, OUT, Staff
+
+    rng = random.Random(seed)
+    db.bind(url)
+    with db.db.connection_context():
+        validated, problems = config.validate(pop_firm_raw(rng), default_region=c.REGION)
+        assert not problems, problems
+        tenant = store.import_config(validated)
+        now = db.utcnow()
+        staff = list(Staff.select().where(Staff.tenant == tenant).order_by(Staff.position))
+        for i, s in enumerate(staff):  # a third out, a sixth away, a sixth off; most with a note and a return time
+            presence = {0: OUT, 1: OUT, 2: AWAY, 3: OFF}.get(i % 6)
+            if presence:
+                Staff.update(presence=presence, presence_note=f"{14 + i % 4}時戻り、外出先は客先", presence_at=now,
+                             presence_until=now + dt.timedelta(hours=3)).where(Staff.id == s.id).execute()
+        for k in range(3):
+            Notice.create(tenant=tenant, text=f"お知らせ {k}: 年末年始は休業。急ぎは担当者の携帯へ。" * 2,
+                          staff=staff[k], starts_at=now - dt.timedelta(days=1))
+        operator = User.get(User.email == operator_email)
+        with db.db.atomic():
+            for k in range(POP_HISTORY):
+                at = now - dt.timedelta(hours=POP_HISTORY - k)
+                call = Call.create(sid=f"CAPOP{k:030d}", tenant=tenant, to_number=c._e164(POP_DEDICATED),
+                                   from_number=POP_CALLER, status=COMPLETED, arrived_at=at, claimed_by=operator,
+                                   claimed_at=at, answered_at=at, ended_at=at + dt.timedelta(minutes=2),
+                                   wait_seconds=8, talk_seconds=120)
+                Message.create(tenant=tenant, call=call, call_type=f"ct{k % 10:02d}", call_type_label=f"用件 {k % 10:02d}",
+                               category="message", fields={"caller_name": "鈴木 一郎", "callback_number": POP_CALLER,
+                                                           "for_staff": staff[k % POP_STAFF].key,
+                                                           "body": f"{k} 回目のお電話。見積書の件で折り返しをお願いします。" * 2},
+                               readback={}, taken_at=at + dt.timedelta(minutes=3), taken_by=operator)
+        c.settle()
+    c.release_connections()
+    return c._e164(POP_DEDICATED), "dedicated"
+
+
+def capture_pop_queries(env: dict, email: str, password: str, call_id: int) -> list[tuple[str, tuple]]:
+    """The SQL one screen pop runs, as the app runs it (in this process, through the app's own
+    TestClient): the request the console's htmx sends after a take."""
+    import logging
+
+    from starlette.testclient import TestClient
+
+    from app import settings as settings_module
+    from app.main import create_app
+
+    captured: list[tuple[str, tuple]] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record) -> None:
+            if isinstance(record.msg, tuple):
+                captured.append(record.msg)
+
+    app = create_app(settings_module.load({**env, "PUBLIC_URL": "http://testserver"}))
+    logger, handler = logging.getLogger("peewee"), Capture()
+    with TestClient(app, base_url="http://testserver") as client:
+        page = client.get("/login").text
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        client.post("/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False)
+        client.get(f"/console/calls/{call_id}", headers={"HX-Request": "true", "HX-Target": "main"})  # warm
+        level = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            response = client.get(f"/console/calls/{call_id}", headers={"HX-Request": "true", "HX-Target": "main"})
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+        assert response.status_code == 200, response.status_code
+    return captured
+
+
+def replay_queries(url: str, queries: list[tuple[str, tuple]], repeat: int) -> list[float]:
+    """The screen pop's reads run directly through the database driver, ``repeat`` times: rows fetched,
+    no model built, no template, no HTTP. Writes (a session's last use) are left out."""
+    from app import db
+
+    reads = [(sql, params) for sql, params in queries if sql.lstrip().upper().startswith("SELECT")]
+    db.bind(url)
+    times = []
+    with db.db.connection_context():
+        for i in range(repeat + 20):
+            started = time.perf_counter()
+            for sql, params in reads:
+                db.db.execute_sql(sql, params).fetchall()
+            if i >= 20:
+                times.append(time.perf_counter() - started)
+    c.release_connections()
+    return times
+
+
 @dataclass
 class ModeResult:
     mode: str
@@ -62,6 +198,16 @@ class ModeResult:
     load_seconds: float = 0.0
     other_cores: float = 0.0  # CPU other processes on the machine used meanwhile, in cores
     wall: float = 0.0
+    # take → screen pop
+    takes: list[float] = field(default_factory=list)  # POST …/take sent → the screen pop's HTML read in full
+    take_posts: list[float] = field(default_factory=list)  # POST …/take sent → its 204
+    pop_gets: list[float] = field(default_factory=list)  # GET of the screen pop → its HTML read in full
+    take_errors: int = 0
+    take_first_error: str = ""
+    pop_bytes: int = 0
+    pop_queries: int = 0  # SQL statements of one screen pop (its GET)
+    pop_reads: int = 0
+    baseline: list[float] = field(default_factory=list)  # those reads run directly through the driver
 
 
 class _Drain(asyncio.Protocol):
@@ -100,7 +246,7 @@ def display(e164: str) -> str:
 
 
 async def measure(a: c.Server, b: c.Server, email: str, password: str, secret: str, numbers: list,
-                  args, result: ModeResult) -> None:
+                  args, result: ModeResult, env: dict | None = None, pop_number: tuple[str, str] | None = None) -> None:
     settings_b = c.settings_for(b.url, secret)
     rng = random.Random(args.seed)
     events: asyncio.Queue = asyncio.Queue()
@@ -202,6 +348,8 @@ async def measure(a: c.Server, b: c.Server, email: str, password: str, secret: s
                 elif (await next_list(lambda h: needle not in h, ended + args.timeout))[0] is None:
                     result.gone_missed += 1
             result.wall = time.perf_counter() - started
+            if args.takes and pop_number is not None:
+                await measure_takes(browser, post, next_list, env, email, password, pop_number, args, result)
         finally:
             if conn is not None:
                 conn.close()
@@ -212,6 +360,73 @@ async def measure(a: c.Server, b: c.Server, email: str, password: str, secret: s
                 await reader
             except (asyncio.CancelledError, httpx2.HTTPError):
                 pass
+
+
+TAKE_WARMUP = 10
+
+
+def _call_id(html: str, needle: str) -> int | None:
+    """The id of the waiting call whose row shows ``needle`` (the caller's number)."""
+    for row in html.split('<li id="call-')[1:]:
+        if needle in row.split("</li>", 1)[0]:
+            return int(row.split('"', 1)[0])
+    return None
+
+
+async def measure_takes(browser, post, next_list, env: dict, email: str, password: str, pop_number: tuple[str, str],
+                        args, result: ModeResult) -> None:
+    """The operator becomes available, then takes each call of the large firm's caller as the console
+    does: POST /console/calls/{id}/take (htmx, answered 204 with HX-Location), then the GET that
+    HX-Location makes (HX-Target main: the screen pop without the page around it). Timed from the
+    take being sent to the screen pop's HTML read in full. Each call is then ended by the provider."""
+    page = await browser.get("/console")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+    htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+    response = await browser.post("/console/presence", data={"available": "1"}, headers=htmx)
+    if response.status_code != 200:
+        raise SystemExit(f"becoming available answered {response.status_code}")
+    needle = display(POP_CALLER)
+    print(f"  take → screen pop: {args.takes} takes …", flush=True)
+    queries: list[tuple[str, tuple]] = []
+    for i in range(args.takes + TAKE_WARMUP):
+        params = c.voice_params(pop_number, POP_CALLER)
+        sent, _done, error = await post("/twilio/voice", params)
+        arrived, html = (None, "") if error else await next_list(lambda h: needle in h, sent + args.timeout)
+        call_id = _call_id(html, needle) if arrived is not None else None
+        if call_id is None:
+            result.take_errors += 1
+            result.take_first_error = result.take_first_error or error or "the call did not reach the list"
+            continue
+        started = time.perf_counter()
+        take = await browser.post(f"/console/calls/{call_id}/take",
+                                  headers={**htmx, "HX-Target": "take-result", "HX-Current-URL": f"{browser.base_url}console"})
+        taken = time.perf_counter()
+        pop = None
+        if take.status_code == 204 and "HX-Location" in take.headers:
+            location = json.loads(take.headers["HX-Location"])
+            pop = await browser.get(location["path"], headers={
+                **htmx, "HX-Target": location["target"].lstrip("#"), "HX-Current-URL": f"{browser.base_url}console"})
+        done = time.perf_counter()
+        if pop is None or pop.status_code != 200 or 'id="message-form"' not in pop.text or "画面表示株式会社" not in pop.text:
+            result.take_errors += 1
+            result.take_first_error = result.take_first_error or (
+                f"take: HTTP {take.status_code} {take.text[:120]!r}" if pop is None else f"screen pop: HTTP {pop.status_code}")
+        elif i >= TAKE_WARMUP:
+            result.takes.append(done - started)
+            result.take_posts.append(taken - started)
+            result.pop_gets.append(done - taken)
+            result.pop_bytes = len(pop.content)
+        if i == args.takes + TAKE_WARMUP - 1 and pop is not None and pop.status_code == 200:
+            # The baseline's queries: the same screen pop, the call still going on, as measured.
+            queries = await asyncio.to_thread(capture_pop_queries, env, email, password, call_id)
+        ended, _done, error = await post("/twilio/status", c.status_params(params["CallSid"], POP_CALLER, params["To"]))
+        if error:
+            result.take_errors += 1
+            result.take_first_error = result.take_first_error or error
+    if queries:
+        result.pop_queries = len(queries)
+        result.pop_reads = sum(sql.lstrip().upper().startswith("SELECT") for sql, _p in queries)
+        result.baseline = await asyncio.to_thread(replay_queries, env["DATABASE_URL"], queries, args.takes)
 
 
 def run_mode(mode: str, args, work: Path, numbers: list) -> ModeResult:
@@ -228,6 +443,7 @@ def run_mode(mode: str, args, work: Path, numbers: list) -> ModeResult:
     with c.throwaway_database(database, work) as url:
         result.load_seconds = c.prepare_database(url, args.firms)
         email, password = c.add_operator(url)
+        pop_number = prepare_pop_firm(url, email, args.seed) if args.takes else None
         extra = {"REDIS_URL": args.redis_url} if mode == "redis" else {}
         env = c.app_env(url, secret, work, **extra)
         servers = []
@@ -238,7 +454,7 @@ def run_mode(mode: str, args, work: Path, numbers: list) -> ModeResult:
                 servers.append(b := c.start_app(env, work, f"{mode}-B"))
             print(f"{TITLES[mode]}: {args.calls} calls at {args.rate:g}/s …", flush=True)
             with c.CPUMeter(servers, url) as meter:
-                asyncio.run(measure(a, b, email, password, secret, numbers, args, result))
+                asyncio.run(measure(a, b, email, password, secret, numbers, args, result, env, pop_number))
             result.other_cores = meter.other_cores
         finally:
             for s in reversed(servers):
@@ -283,6 +499,33 @@ def report(args, results: list[ModeResult]) -> None:
         print(f"  {TITLES[r.mode]}: " + "; ".join(notes))
     print("  missed: no list with the call within --timeout; gone: no list without it after /twilio/status; "
           "before POST reply: the list reached the operator before the provider got its TwiML")
+    taken = [r for r in results if not r.skipped and (r.takes or r.take_errors)]
+    if not taken:
+        return
+    rows = []
+    for r in taken:
+        lat, base = sorted(r.takes), sorted(r.baseline)
+        ok = bool(lat) and c.percentile(lat, 99) * 1000 < TAKE_TARGET_MS and not r.take_errors
+        rows.append([TITLES[r.mode], f"{len(lat)}/{args.takes}", ms(c.percentile(lat, 50)), ms(c.percentile(lat, 95)),
+                     ms(c.percentile(lat, 99)), ms(lat[-1]) if lat else "-",
+                     f"{ms(c.percentile(sorted(r.take_posts), 50))} / {ms(c.percentile(sorted(r.pop_gets), 50))}",
+                     f"{r.pop_queries} ({r.pop_reads} reads)",
+                     f"{ms(c.percentile(base, 50))} / {ms(c.percentile(base, 95))} / {ms(c.percentile(base, 99))}",
+                     str(r.take_errors), c.verdict(ok)])
+    print()
+    print(f"Take → screen pop — POST /console/calls/{{id}}/take, then the GET its HX-Location makes, until the "
+          f"screen pop's HTML is read in full; a firm of {POP_STAFF} staff (a third out or away, with notes; 3 notices), "
+          f"a caller with {POP_HISTORY} earlier calls and messages there; {TAKE_WARMUP} takes unmeasured first")
+    print(c.table(["mode", "takes", "p50 ms", "p95 ms", "p99 ms", "max ms", "take / GET p50 ms", "SQL per pop",
+                   "baseline p50/p95/p99 ms", "errors", f"p99 < {TAKE_TARGET_MS:g} ms"], rows))
+    print()
+    for r in taken:
+        notes = [f"screen pop {r.pop_bytes:,} bytes"]
+        if r.take_first_error:
+            notes.append(f"first error: {r.take_first_error}")
+        print(f"  {TITLES[r.mode]}: " + "; ".join(notes))
+    print("  baseline: the SELECTs of one screen pop's GET (captured from the app), run directly through the "
+          "database driver in the bench process: the database's share, without models, template or HTTP")
 
 
 def main() -> int:
@@ -292,6 +535,9 @@ def main() -> int:
                                                              "a mode whose server does not answer is skipped)")
     p.add_argument("--calls", type=int, default=1000, help="measured calls per mode (default 1000)")
     p.add_argument("--rate", type=float, default=25.0, help="calls per second, at most (default 25)")
+    p.add_argument("--takes", type=int, default=200,
+                   help=f"takes measured per mode, of a firm of {POP_STAFF} staff by a caller with {POP_HISTORY} "
+                        "earlier calls (default 200; 0: none)")
     p.add_argument("--waiting", type=int, default=5, help="calls kept waiting throughout (default 5)")
     p.add_argument("--operators", type=int, default=1,
                    help="operators with the console open on A (default 1); every event re-renders the list for each")

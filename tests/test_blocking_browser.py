@@ -8,6 +8,9 @@ import sys
 import pytest
 from selenium.webdriver.common.by import By
 
+from app.calls.models import Call, Transfer
+from app.tenants.models import Staff
+
 from .browser import chromium
 from .test_browser import log_in, wait
 
@@ -79,3 +82,18 @@ def test_a_caller_blocked_from_the_call_log_is_rejected_next_time_and_listed_as_
     firm_user.find_element(By.CSS_SELECTOR, ".blocked-number button").click()
     wait(firm_user).until(lambda d: "090-3333-4444" not in d.find_element(By.CSS_SELECTOR, ".blocked-list").text)
     assert "<Enqueue" in simulate_call(server, environ, tmp_path, "090-3333-4444")
+
+
+def test_the_call_logs_put_through_calls_say_to_whom_and_fit_a_phone(firm_user, server, environ, tmp_path):
+    assert "<Enqueue" in simulate_call(server, environ, tmp_path, "090-5555-6666")
+    call = Call.get(Call.from_number == "+819055556666")
+    for key, status in (("takeda", "no-answer"), ("ito", "answered")):
+        staff = Staff.get((Staff.tenant == call.tenant) & (Staff.key == key))
+        Transfer.create(call=call, staff=staff, staff_name=staff.name, number=staff.mobile, status=status)
+    for width in (1280, 375):
+        firm_user.set_window_size(width, 1000)
+        firm_user.get(server.url + "/portal/calls")
+        firm_user.save_screenshot(str(tmp_path / f"calls-transfers-{width}.png"))
+        row = first_row(firm_user).text
+        assert "武田 翔 へ取次(応答なし)" in row and "伊藤 浩二 へ取次(つながりました)" in row
+        assert no_sideways_scroll(firm_user), f"/portal/calls scrolls sideways at {width} px"

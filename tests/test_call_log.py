@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from app.calls.models import ANNOUNCED, BLOCKED, VOICEMAIL, BlockedNumber, Call
+from app.calls.models import ANNOUNCED, BLOCKED, VOICEMAIL, BlockedNumber, Call, Transfer
 from app.messages import forms, service
+from app.tenants.models import Staff
 
 from .conftest import csrf_token, log_in
 
@@ -164,3 +165,21 @@ def test_another_firms_client_sees_none_of_the_firms_calls(client, alice, charli
     assert sids(client.get("/portal/calls").text) == ["CA-other-firm"]
     for kind in ("answered", "blocked", "noise", "abandoned"):
         assert sids(client.get("/portal/calls", params={"kind": kind}).text) == [], kind
+
+
+def test_a_call_put_through_to_staff_says_to_whom_and_whether_they_answered(client, alice, operator):
+    from .test_api import bearer
+
+    call = arrive("CA-transferred", 0)
+    taken(call, operator)
+    sato = Staff.create(tenant=alice.tenant, key="sato", name="佐藤 花子", mobile="+819011119999")
+    kato = Staff.create(tenant=alice.tenant, key="kato", name="加藤 次郎", mobile="+819011118888")
+    Transfer.create(call=call, staff=sato, staff_name=sato.name, number=sato.mobile, status="no-answer")
+    Transfer.create(call=call, staff=kato, staff_name=kato.name, number=kato.mobile, status="answered")
+    log_in(client, alice)
+    transferred = re.sub(r"\s+", " ", row(client.get("/portal/calls").text, "CA-transferred"))
+    assert "佐藤 花子 へ取次(応答なし)" in transferred and "加藤 次郎 へ取次(つながりました)" in transferred
+    assert transferred.index("佐藤 花子") < transferred.index("加藤 次郎")  # in the order they were tried
+    calls = {c["sid"]: c for c in client.get("/api/v1/calls", headers=bearer(alice)).json()["calls"]}
+    assert [(t["staff"], t["staff_name"], t["outcome"]) for t in calls["CA-transferred"]["transfers"]] == [
+        ("sato", "佐藤 花子", "unanswered"), ("kato", "加藤 次郎", "answered")]

@@ -246,3 +246,17 @@ def test_a_large_firm_goes_through_the_editor_whole(client, admin, database):
     assert len(fields) > 900
     response = client.post("/firms/large/edit", data=data([*fields, ("_action", "check")]))
     assert response.status_code == 200 and "変更はありません" in response.text
+
+
+def test_the_staff_to_put_through_to_and_to_report_to_are_ticked_by_their_names(client, admin, demo_firms):
+    page = html.unescape(_editor_html(client, admin, "daiwa-kensetsu"))
+    transfer = page[page.index('id="f-call_types[0].transfer_to_staff"'):]
+    transfer = transfer[:transfer.index("</fieldset>")]
+    # Each box still posts the key; the manager reads the person's name beside it.
+    labels = re.findall(r'<input type="checkbox"[^>]*value="(\w+)"[^>]*>\s*([^<]+?)\s*</label>', transfer)
+    assert dict(labels)["takeda"] == "武田 翔" and dict(labels)["kimura"] == "木村 正人"
+    assert all(label != key for key, label in labels)
+    report = page[page.index('id="f-reports[0].deliver[0].to_staff"'):]
+    report = report[:report.index("</fieldset>")]
+    labels = re.findall(r'<input type="checkbox"[^>]*value="(\w+)"[^>]*>\s*([^<]+?)\s*</label>', report)
+    assert dict(labels)["ito"] == "伊藤 浩二" and all(label != key for key, label in labels)

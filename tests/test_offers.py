@@ -109,6 +109,52 @@ def test_the_offer_moves_when_the_offered_operator_goes_on_break_or_takes_anothe
     assert offered() == [("CA-2", third.id)]
 
 
+def _offer_of(sid):
+    calls = list(Call.waiting())
+    return offers.offers(calls, 5)[next(c.id for c in calls if c.sid == sid)]
+
+
+def test_when_the_offered_operator_leaves_the_next_one_gets_the_whole_head_start_from_then(desk):
+    operator, supervisor, third = desk
+    on_duty(operator, 30)
+    on_duty(supervisor, 20)
+    on_duty(third, 10)
+    arrive("CA-1", 3)
+    assert _offer_of("CA-1").user_id == operator.id and _offer_of("CA-1").closed_to(third.id, utcnow()) <= 2
+    OperatorPresence.set(operator, False, "break")
+    # Offered to the supervisor now, for five seconds from the move: not the two left of the first offer.
+    offer = _offer_of("CA-1")
+    assert offer.user_id == supervisor.id and offer.closed_to(third.id, utcnow()) >= 4
+    assert offer.closed_to(supervisor.id, utcnow()) == 0
+
+
+def test_a_call_already_open_to_all_stays_open_when_its_operator_leaves(desk):
+    operator, supervisor, third = desk
+    on_duty(operator, 30)
+    on_duty(supervisor, 20)
+    on_duty(third, 10)
+    arrive("CA-1", 8)
+    OperatorPresence.set(operator, False, "break")
+    offer = _offer_of("CA-1")
+    assert offer.user_id == supervisor.id and offer.closed_to(third.id, utcnow()) == 0
+
+
+def test_a_break_that_begins_as_a_message_is_saved_moves_no_offer(desk):
+    operator, supervisor, third = desk
+    on_duty(operator, 30)
+    on_duty(supervisor, 20)
+    on_duty(third, 10)
+    earlier = arrive("CA-earlier", 600)
+    Call.take(earlier.id, operator)
+    Call.get_by_id(earlier.id).end("completed")
+    assert OperatorPresence.set(operator, False, "break")  # put off until the message is saved
+    arrive("CA-1", 3)
+    assert _offer_of("CA-1").user_id == supervisor.id
+    noise(earlier, operator)  # the break begins now; the operator was never offered CA-1
+    assert not OperatorPresence.of(operator).available
+    assert _offer_of("CA-1").closed_to(third.id, utcnow()) <= 2
+
+
 def test_an_operator_on_break_signed_out_or_who_never_said_is_never_offered_a_call(desk):
     operator, supervisor, third = desk
     on_duty(operator, 30)

@@ -72,7 +72,7 @@ def test_the_api_preview_is_the_report_of_that_time_and_nothing_is_sent_or_recor
     for part in (data["email"]["text"], data["email"]["html"]):
         assert "本日中にご連絡ください" in part and "契約書の件" in part and "複合機のご案内" not in part
     assert data["email"]["html"].lstrip().lower().startswith("<!doctype html")
-    assert data["sms"].startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。 至急: 木村 一郎")
+    assert data["sms"].startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。\n・至急: 木村 一郎") and "・佐藤 花子 契約書の件" in data["sms"]
     assert data["skipped"] is False
     assert nothing_went_out(inbox, settings)
     # The real run of that time makes the same report.
@@ -141,7 +141,7 @@ def test_the_preview_page_shows_the_periods_messages_the_email_sms_and_fax_and_s
         assert seen in page.text
     assert "営業 太郎" not in page.text and "翌日 次郎" not in page.text
     assert 'sandbox src="/firms/law/reports/evening/preview/email.html?at=' in page.text
-    assert "111 文字、SMS 2 通分" in page.text  # a Japanese SMS over 70 characters is billed as two
+    assert "124 文字、SMS 2 通分" in page.text  # a Japanese SMS over 70 characters is billed as two
 
     email = mail_client.get(page_url(suffix="/email.html"))
     assert "本日中にご連絡ください" in email.text

@@ -518,7 +518,7 @@ def test_a_firm_whose_template_is_broken_does_not_hold_back_the_other_firms_repo
     assert not ReportRun.select().where(ReportRun.rule_key == "evening", ReportRun.tenant == law).exists()
 
 
-def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(database, settings):
+def test_the_report_sms_has_the_count_every_message_urgent_first_and_a_link(database, settings):
     firm = store.import_config(law_config(deliver=[{"channel": "sms", "to_staff": ["yamada"]}]))
     ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
     take(firm, jst(2026, 11, 20, 10), body="見積もりの件")
@@ -526,8 +526,28 @@ def test_the_report_sms_has_the_count_the_most_urgent_message_and_a_link(databas
          body="本日中にご連絡ください")
     (made,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
     run = ReportRun.get_by_id(made.id)
-    assert run.sms.startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。 至急: 木村 一郎 090-1111-2222 本日中にご連絡ください")
+    assert run.sms.startswith("山田法律事務所 様: 伝言 2 件 (うち至急 1 件)。\n・至急: 木村 一郎 090-1111-2222 本日中にご連絡ください\n"
+                              "・見積もりの件\n")
+    assert "ほか" not in run.sms
     # The link opens the inbox on the report's period, not the portal's front page.
     assert run.sms.endswith("http://testserver/portal?since=2026-11-19&until=2026-11-20") and run.pdf is None
     (sms,) = run.deliveries
     assert (sms.channel, sms.recipient) == ("sms", "+819012345678")
+
+
+def test_a_report_sms_lists_what_fits_and_says_how_many_more_the_link_shows(database, settings):
+    from app.delivery.channels import sms_segments
+    from app.reports.render import REPORT_SMS_LIMIT
+
+    firm = store.import_config(law_config(deliver=[{"channel": "sms", "to_staff": ["yamada"]}]))
+    ReportRule.update(created_at=jst(2026, 11, 20, 9)).execute()
+    for i in range(12):
+        take(firm, jst(2026, 11, 20, 10, i), caller_name=f"顧客 {i:02d}", callback_number="+819012345678",
+             body=f"{i:02d} 番目のご用件。見積書の再送をお願いしたいとのことです。")
+    (made,) = reports.make_due_runs(settings, now=jst(2026, 11, 20, 18, 1))
+    sms = ReportRun.get_by_id(made.id).sms
+    listed = re.findall(r"^・顧客 (\d\d) ", sms, re.M)
+    more = re.search(r"ほか (\d+) 件はこちらで:\nhttp://testserver/portal\?since=2026-11-19&until=2026-11-20$", sms)
+    # Several messages, not only the first; the rest are counted, never dropped unsaid.
+    assert len(listed) >= 2 and more and len(listed) + int(more.group(1)) == 12
+    assert len(sms.encode("utf-16-le")) // 2 <= REPORT_SMS_LIMIT and sms_segments(sms) <= 5

@@ -66,6 +66,9 @@ def call_json(entry: log.Entry, names: dict[int, str]) -> dict:
         "ended_at": _time(call.ended_at, zone), "wait_s": call.wait_seconds, "talk_s": call.talk_seconds,
         "acw_s": first.after_call_seconds if first else None, "message_id": first.id if first else None,
         "message_ids": [m.id for m in entry.messages],
+        "transfers": [{"staff": t.staff.key if t.staff_id else None, "staff_name": t.staff_name, "outcome": t.outcome,
+                       "requested_at": _time(t.requested_at, zone), "ended_at": _time(t.ended_at, zone)}
+                      for t in entry.transfers],
     }
 
 

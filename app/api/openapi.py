@@ -182,6 +182,13 @@ def _call_schemas(time: dict) -> dict:
             "acw_s": {**seconds, "description": "After-call work: the call's end → its message saved."},
             "message_id": {"type": ["integer", "null"], "description": "The (first) message taken on this call."},
             "message_ids": {"type": "array", "items": {"type": "integer"}},
+            "transfers": {"type": "array", "description": "取次: each attempt to put the caller through to a staff "
+                                                          "member's mobile, first first.",
+                          "items": {"type": "object", "properties": {
+                              "staff": {"type": ["string", "null"], "description": "The staff key; null: since removed."},
+                              "staff_name": {"type": "string"},
+                              "outcome": {"type": "string", "enum": ["ringing", "answered", "unanswered"]},
+                              "requested_at": time, "ended_at": maybe_time}}},
         },
     }
     screen = {

@@ -14,7 +14,7 @@ from ..messages.forms import NOISE_CATEGORIES
 from ..messages.models import Message
 from ..tenants.models import Tenant
 from ..web.inputs import keyset_cursor, parse_keyset_cursor
-from .models import ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
+from .models import ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call, Transfer
 
 # The kinds a firm filters its log by. "noise": an answered call whose messages are all of the noise
 # categories (sales, wrong number, …); "after_hours": any call outside the firm's hours, whatever became of it.
@@ -59,6 +59,7 @@ class Entry:
     call: Call
     kind: str
     messages: list[Message] = field(default_factory=list)  # id and category only, oldest first
+    transfers: list[Transfer] = field(default_factory=list)  # 取次 attempts, first first
 
 
 def cursor(call: Call) -> str:
@@ -99,7 +100,8 @@ def after_cursor(params, errors: dict) -> tuple[dt.datetime, int] | None:
 
 
 def page(query, limit: int = PAGE) -> tuple[list[Entry], str | None]:
-    """One page of ``calls(...)`` with each call's kind and messages (one more query), and the next cursor."""
+    """One page of ``calls(...)`` with each call's kind, messages and 取次 attempts (two more queries), and the
+    next cursor."""
     rows = list(query.limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -108,6 +110,10 @@ def page(query, limit: int = PAGE) -> tuple[list[Entry], str | None]:
         for m in (Message.select(Message.id, Message.call, Message.category, Message.after_call_seconds)
                   .where(Message.call.in_([c.id for c in rows])).order_by(Message.id)):
             messages.setdefault(m.call_id, []).append(m)
-    entries = [Entry(c, kind_of(c, [m.category for m in messages.get(c.id, [])]), messages.get(c.id, []))
-               for c in rows]
+    transfers: dict[int, list[Transfer]] = {}
+    if rows:
+        for t in Transfer.select().where(Transfer.call.in_([c.id for c in rows])).order_by(Transfer.id):
+            transfers.setdefault(t.call_id, []).append(t)
+    entries = [Entry(c, kind_of(c, [m.category for m in messages.get(c.id, [])]), messages.get(c.id, []),
+                     transfers.get(c.id, [])) for c in rows]
     return entries, cursor(rows[-1]) if more else None

@@ -216,6 +216,11 @@ class Transfer(BaseModel):
     requested_at = UTCDateTimeField(default=utcnow)
     ended_at = UTCDateTimeField(null=True)
 
+    @property
+    def outcome(self) -> str:
+        """As the firm reads it: "ringing", "answered", or "unanswered" (no answer, busy, failed, …)."""
+        return self.status if self.status in (RINGING, CONNECTED) else "unanswered"
+
     def finish(self, status: str) -> bool:
         """The provider said how the attempt ended (or it rang too long). Only a ringing attempt moves on,
         except that a late 'answered' from the provider wins over our own timeout."""

@@ -44,9 +44,35 @@ def idle_operators(now: dt.datetime | None = None) -> list[tuple[int, dt.datetim
     return [(user_id, idle_since) for idle_since, _available, user_id in sorted(idle)]
 
 
+def departures(after: dt.datetime, now: dt.datetime) -> list[dt.datetime]:
+    """When operators who could have been offered a call left the queue after ``after``: went on break
+    or signed out while idle (a break that began as a call's work ended moved no offer). Oldest first."""
+    left = list(OperatorPresence.select(OperatorPresence.user, OperatorPresence.since).where(
+        ~OperatorPresence.available & (OperatorPresence.since > after) & (OperatorPresence.since <= now)))
+    if not left:
+        return []
+    work = OperatorPresence.work(p.user_id for p in left)
+    # A break put off until the message was saved begins a moment after it: the operator was busy until then.
+    return sorted(p.since for p in left
+                  if work[p.user_id][1] is None or work[p.user_id][1] < p.since - dt.timedelta(seconds=1))
+
+
 def offers(calls, seconds: int, now: dt.datetime | None = None) -> dict[int, Offer]:
     """The offer of each of ``calls`` (waiting, longest-waiting first) that has one, by call id. The
     window counts from when the call and its operator were both there (its arrival, or the operator
-    becoming idle)."""
-    return {call.id: Offer(user_id, max(call.arrived_at, idle_since) + dt.timedelta(seconds=seconds))
-            for call, (user_id, idle_since) in zip(calls, idle_operators(now))}
+    becoming idle); when an operator leaves during it, the offer may have moved to the next operator,
+    who gets the whole head start from then. A call whose head start had run out stays open to all."""
+    now = now or utcnow()
+    idle = idle_operators(now)
+    if not calls or not idle:
+        return {}
+    window = dt.timedelta(seconds=seconds)
+    left = departures(min(c.arrived_at for c in calls), now) if seconds else []
+    found = {}
+    for call, (user_id, idle_since) in zip(calls, idle):
+        start = max(call.arrived_at, idle_since)
+        for at in left:
+            if start < at < start + window:
+                start = at
+        found[call.id] = Offer(user_id, start + window)
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import peewee as pw
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -109,18 +110,20 @@ def voice_token(request: Request):
 @view(roles=STAFF_ROLES)
 def screen_pop(request: Request):
     """Everything the operator needs before saying a word: whose phone it is, what to say, who is in."""
-    call = row_or_404(Call, request)
+    call = row_or_404(Call, request, Call.select(Call, Tenant).join(Tenant, pw.JOIN.LEFT_OUTER))  # the firm along
     tenant = call.tenant
-    context = {**_call_state_context(request, call), "firm": tenant, "staff": list(tenant.staff.order_by(Staff.position)) if tenant else [],
+    staff = Staff.of_firm(tenant) if tenant else []  # once, for the board, the addressee and 取次
+    context = {**_call_state_context(request, call), "firm": tenant, "staff": staff,
                "handover_notes": list(HandoverNote.for_firm(tenant)) if tenant else [],
                "history": list(call.history()), "earlier_messages": list(message_service.earlier_messages(call)),
-               **_board_context(tenant)}
+               **_board_context(tenant, staff)}
     saved = Message.select().where(Message.call == call).order_by(Message.id.desc()).first()
     if saved is not None and not request.query_params.get("another"):
         # Back on a call whose message is saved (a reload, the link in the list): show it, not a blank form.
         context.update(message_views.detail_context(saved), saved_message=True)
     elif tenant is not None:
-        context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call)))
+        context.update(message_views.panel_context(call, message_service.draft_for(request.state.user, call),
+                                                   staff=staff))
     return render(request, "console/call.html", context)
 
 
@@ -212,12 +215,14 @@ def end_call(request: Request):
     return render(request, "console/_call_state.html", _call_state_context(request, Call.get_by_id(call.id)))
 
 
-def _board_context(tenant) -> dict:
+def _board_context(tenant, staff: list[Staff] | None = None) -> dict:
     if tenant is None:
         return {"notices": [], "board": [], "next_change": None}
     now = utcnow()
-    return {"notices": list(Notice.in_force(tenant, now)), "board": Staff.board(tenant, now),
-            "next_change": presence_service.next_change(tenant, now), "board_now": now}
+    staff = Staff.of_firm(tenant) if staff is None else staff
+    notices = list(Notice.current_and_upcoming(tenant, now))  # in force now, and those that start later
+    return {"notices": [n for n in notices if n.starts_at <= now], "board": Staff.board(tenant, now, staff),
+            "next_change": presence_service.next_change(tenant, now, staff, notices), "board_now": now}
 
 
 @view(roles=STAFF_ROLES)

@@ -88,10 +88,13 @@ def _merge(old: dict, entry: Entry, form: Form) -> dict:
             "fields": {**old.get("fields", {}), **entry.fields}, "confirmed": confirmed}
 
 
-def panel_context(call: Call, draft: dict, errors: dict | None = None, form: Form | None = None) -> dict:
+def panel_context(call: Call, draft: dict, errors: dict | None = None, form: Form | None = None,
+                  staff: list[Staff] | None = None) -> dict:
     """What the message form shows: the draft's values (the caller's number as the default callback
-    number), its confirmations that still hold, the problems of a refused save."""
+    number), its confirmations that still hold, the problems of a refused save. ``staff``: the firm's
+    (``Staff.of_firm``), when the caller has loaded them already."""
     tenant = call.tenant
+    staff = Staff.of_firm(tenant) if staff is None else staff
     all_forms = forms.forms_of(tenant)
     form = form or next((f for f in all_forms if f.key == draft.get("call_type")), all_forms[0])
     values = dict(draft.get("fields", {}))
@@ -102,16 +105,16 @@ def panel_context(call: Call, draft: dict, errors: dict | None = None, form: For
             "confirmed": confirmed, "category": draft.get("category") or form.category,
             # Until the operator touches it, urgency is the call type's preset.
             "urgent": bool(draft["urgent"] if "urgent" in draft else form.urgent), "categories": forms.category_choices(),
-            "staff": list(tenant.staff.order_by(Staff.position)), "errors": errors or {},
+            "staff": staff, "errors": errors or {},
             "noise": forms.NOISE_LABELS, "saved_at": draft.get("saved_at"),
-            "transfer_staff": _transfer_staff(tenant, form)}
+            "transfer_staff": _transfer_staff(tenant, form, staff)}
 
 
-def _transfer_staff(tenant: Tenant, form: Form) -> list:
+def _transfer_staff(tenant: Tenant, form: Form, staff: list[Staff]) -> list:
     """Whom this call type may be put through to (取次), with whether they are in, in the file's order."""
     if not form.transfer_to_staff:
         return []
-    board = {e.key: e for e in Staff.board(tenant)}
+    board = {e.key: e for e in Staff.board(tenant, staff=staff)}
     return [board[key] for key in form.transfer_to_staff if key in board]
 
 

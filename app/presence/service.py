@@ -117,13 +117,19 @@ def screen(tenant: Tenant, now: dt.datetime | None = None) -> dict:
             "staff": [staff_json(e, zone) for e in Staff.board(tenant, now)]}
 
 
-def next_change(tenant: Tenant, now: dt.datetime | None = None) -> dt.datetime | None:
+def next_change(tenant: Tenant, now: dt.datetime | None = None, staff: list[Staff] | None = None,
+                notices: list[Notice] | None = None) -> dt.datetime | None:
     """The next moment the screen pop's board changes by itself (a state back to in, a notice starting or
-    ending), so an open screen pop can refresh then, without polling."""
+    ending), so an open screen pop can refresh then, without polling. ``staff`` and ``notices`` (current and
+    upcoming): the firm's, when loaded already."""
     now = now or utcnow()
-    times = [s.presence_until for s in Staff.select(Staff.presence_until).where(
-        (Staff.tenant == tenant) & (Staff.presence != IN) & (Staff.presence_until > now))]
-    for n in Notice.current_and_upcoming(tenant, now):
+    if staff is None:
+        times = [s.presence_until for s in Staff.select(Staff.presence_until).where(
+            (Staff.tenant == tenant) & (Staff.presence != IN) & (Staff.presence_until > now))]
+    else:
+        times = [s.presence_until for s in staff
+                 if s.presence != IN and s.presence_until is not None and s.presence_until > now]
+    for n in Notice.current_and_upcoming(tenant, now) if notices is None else notices:
         times += [t for t in (n.starts_at, n.ends_at) if t is not None and t > now]
     return min(times, default=None)
 

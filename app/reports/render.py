@@ -192,7 +192,7 @@ def report(settings, tenant: Tenant, rule: ReportRule, start: dt.datetime, end: 
         rendered = Rendered(subject, env.get_template("email.txt").render(context),
                             env.get_template("email.html").render(context))
         if "sms" in channels:
-            rendered.sms = env.get_template("sms.txt").render(context).strip()
+            rendered.sms = sms_report(env, context)
         if "fax" in channels:
             rendered.pdf = pdf(env.get_template("fax.html").render(context))
     return rendered
@@ -245,6 +245,33 @@ def sms_notice(env: jinja2.Environment, context: dict, form: forms.Form | None) 
         return full
     keep = max(0, len(body) - over - 1)
     return text(body[:keep] + "…" if keep else "")
+
+
+# A report SMS lists several messages: up to five parts (UCS-2: 5 × 67 characters), each one billed.
+REPORT_SMS_LIMIT = 5 * 67
+
+
+def _sms_units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_report(env: jinja2.Environment, context: dict) -> str:
+    """The report as an SMS: its messages in the report's order, as many as keep it within
+    REPORT_SMS_LIMIT, then how many more there are behind the link: none is left out unsaid."""
+    template = env.get_template("sms.txt")
+    items = context["items"]
+
+    def text(listed: int) -> str:
+        raw = template.render({**context, "sms_items": items[:listed], "sms_more": len(items) - listed})
+        return "\n".join(" ".join(line.split()) for line in raw.splitlines() if line.strip())
+
+    best = text(0)  # sent even when too long by itself (a very long firm name): the count and the link
+    for listed in range(1, len(items) + 1):
+        candidate = text(listed)
+        if _sms_units(candidate) > REPORT_SMS_LIMIT:
+            break
+        best = candidate
+    return best
 
 
 _fonts = threading.local()

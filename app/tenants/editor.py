@@ -172,6 +172,8 @@ def _page(request: Request, tenant: Tenant, values: dict, version: int, *, error
                      for path, message in (errors or {}).items()],
         "conflict": conflict, "reviewed": reviewed, "focus": focus, "sections": SECTIONS, "tenant_key": TENANT,
         "staff_keys": [k for k, _name in staff if k],
+        # The staff choices (report recipients, 取次) show people by name; the key stays the value.
+        "staff_names": {k: name for k, name in staff if k and name},
     }, status_code=status_code)
 
 

@@ -129,10 +129,17 @@ class Staff(BaseModel):
         return BoardEntry(self, self.presence, self.presence_note, self.presence_until)
 
     @classmethod
-    def board(cls, tenant: "Tenant | int", now: dt.datetime | None = None) -> list["BoardEntry"]:
-        """The firm's in/out board as the operator's screen pop shows it, in the tenant file's order."""
+    def of_firm(cls, tenant: "Tenant | int") -> list["Staff"]:
+        """The firm's staff in the tenant file's order."""
+        return list(cls.select().where(cls.tenant == tenant).order_by(cls.position))
+
+    @classmethod
+    def board(cls, tenant: "Tenant | int", now: dt.datetime | None = None,
+              staff: list["Staff"] | None = None) -> list["BoardEntry"]:
+        """The firm's in/out board as the operator's screen pop shows it, in the tenant file's order;
+        from ``staff`` (``of_firm``) when the caller has them already."""
         now = now or utcnow()
-        return [s.effective_presence(now) for s in cls.select().where(cls.tenant == tenant).order_by(cls.position)]
+        return [s.effective_presence(now) for s in (cls.of_firm(tenant) if staff is None else staff)]
 
 
 @dataclass(frozen=True)

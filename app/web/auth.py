@@ -156,9 +156,11 @@ def firm_for(request: Request, slug: str) -> Tenant:
     return tenant
 
 
-def row_or_404(model, request: Request):
-    """The ``model`` row the path's ``{id}`` names, or 404."""
-    row = model.get_or_none(model.id == request.path_params["id"])
+def row_or_404(model, request: Request, query=None):
+    """The ``model`` row the path's ``{id}`` names, or 404; ``query``: a select of ``model`` to read it
+    with (joined rows along)."""
+    where = model.id == request.path_params["id"]
+    row = model.get_or_none(where) if query is None else query.where(where).first()
     if row is None:
         raise HTTPException(404)
     return row
