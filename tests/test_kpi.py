@@ -184,7 +184,7 @@ def test_the_charts_are_drawn_from_the_same_rows(client, supervisor, seeded_day)
     assert 'role="img"' in calls_chart and "<title" in calls_chart and "時間帯ごとの着信数" in calls_chart
     # 09h: 2 answered and 1 abandoned stacked; 10h: A4 answered; 23h: A7 answered. Nothing else offered.
     bars = re.findall(r'<rect class="bar (\w+)"[^>]*><title>([^<]+)</title>', calls_chart)
-    assert bars == [("answered", "09:00 応答 2"), ("abandoned", "09:00 放棄 1"), ("answered", "10:00 応答 1"),
+    assert bars == [("answered", "09:00 応答 2"), ("abandoned", "09:00 放棄呼 1"), ("answered", "10:00 応答 1"),
                     ("answered", "23:00 応答 1")]
     points = re.findall(r'<circle class="point"[^>]*><title>([^<]+)</title>', sl_chart)
     assert points == ["09:00 サービスレベル 33.3%", "10:00 サービスレベル 100.0%", "23:00 サービスレベル 100.0%"]
