@@ -279,3 +279,14 @@ def test_the_preset_links_keep_whose_figures_and_the_form_shows_the_days(client,
     # Sending the form asks for those days, whatever preset showed them.
     days = client.get("/supervisor/stats", params={"period": "yesterday", "from": "2026-11-02", "to": "2026-11-03"}).text
     assert len(table(days, "intervals", "data-start")) == 3 and "aria-current" not in days.split('class="presets"')[1][:600]
+
+
+def test_a_csv_of_a_table_the_page_does_not_have_is_refused(client, supervisor, operator, seeded_day):
+    log_in(client, supervisor)
+    assert client.get("/supervisor/stats.csv", params={**DAY, "table": "calls"}).status_code == 422
+    refused = client.get("/supervisor/stats.csv", params={**DAY, "operator": operator.id, "table": "firms"})
+    assert refused.status_code == 422 and refused.text.startswith("表:")
+    assert read_csv(client.get("/supervisor/stats.csv", params={**DAY, "operator": operator.id}))[-1][2] == "3"
+    client.cookies.clear()
+    log_in(client, operator)
+    assert client.get("/console/stats.csv", params={**DAY, "table": "operators"}).status_code == 422

@@ -12,11 +12,11 @@ from starlette.responses import PlainTextResponse, Response
 
 from .. import i18n
 from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
+from ..supervisor.calls import chosen
 from ..i18n import N_, _
 from ..tenants.models import Tenant
 from ..web import periods
 from ..web.auth import view
-from ..web.inputs import row_id
 from ..web.templates import render
 from . import report as kpi
 from .figures import KEYS
@@ -44,11 +44,15 @@ def _render(request: Request, page: str, context: dict, errors: dict):
     return render(request, "stats/page.html", context, status_code=422 if errors else 200)
 
 
-def _csv(request: Request, report: kpi.Report | None, errors: dict, name: str) -> Response:
+def _table(request: Request, allowed: tuple[str, ...], errors: dict) -> str:
+    """The table a CSV download asks for (``table``, default the intervals)."""
     table = request.query_params.get("table", "intervals")
-    if table not in TABLES or (table == "firms" and report and report.firms is None) or (
-            table == "operators" and report and report.operators is None):
+    if table not in allowed:
         errors["table"] = _("Choose a table from the list.")
+    return table
+
+
+def _csv(report: kpi.Report | None, table: str, errors: dict, name: str) -> Response:
     if errors or report is None:
         return PlainTextResponse("\n".join(f"{_(FIELD_NAMES.get(k, k))}: {v}" for k, v in errors.items()),
                                  status_code=422)
@@ -58,24 +62,18 @@ def _csv(request: Request, report: kpi.Report | None, errors: dict, name: str) -
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def _supervisors_report(request: Request):
-    params, errors = request.query_params, {}
-    firms, staff = list(Tenant.listed()), list(User.staff())
-    firm = operator = None
-    if slug := params.get("firm", ""):
-        firm = next((f for f in firms if f.slug == slug), None)
-        if firm is None:
-            errors["firm"] = _("Choose a firm from the list.")
-    if text := params.get("operator", ""):
-        operator = next((u for u in staff if u.id == row_id(text)), None)
-        if operator is None:
-            errors["operator"] = _("Choose an operator from the list.")
+def _supervisors_report(request: Request, csv_table: bool = False):
+    errors: dict = {}
+    firms, staff, firm, operator = chosen(request.query_params, errors)
     period = _read(request, firm.zone if firm else periods.SERVICE_ZONE, errors)
+    # One operator's figures have no per-firm or per-operator table.
+    table = _table(request, TABLES if operator is None else ("intervals",), errors) if csv_table else None
     report = None
     if not errors:
         report = kpi.build(period, service_level=request.app.state.settings.service_level_seconds, tenant=firm,
-                           operator=operator, per_firm=True, per_operator=operator is None)
-    return report, period, errors, {"firms": firms, "staff": staff, "firm": firm, "operator": operator}
+                           operator=operator, per_firm=True, per_operator=operator is None, only=table)
+    return report, period, errors, {"firms": firms, "staff": staff, "firm": firm, "operator": operator,
+                                    "table": table}
 
 
 @view(roles=SUPERVISORS)
@@ -91,17 +89,19 @@ def supervisors(request: Request):
 
 @view(roles=SUPERVISORS)
 def supervisors_csv(request: Request):
-    report, _period, errors, context = _supervisors_report(request)
-    return _csv(request, report, errors, context["firm"].slug if context["firm"] else "")
+    report, _period, errors, context = _supervisors_report(request, csv_table=True)
+    return _csv(report, context["table"], errors, context["firm"].slug if context["firm"] else "")
 
 
-def _own_report(request: Request, *, tenant: Tenant | None = None, operator: User | None = None):
+def _own_report(request: Request, *, tenant: Tenant | None = None, operator: User | None = None,
+                csv_table: bool = False):
     errors: dict = {}
     period = _read(request, tenant.zone if tenant else periods.SERVICE_ZONE, errors)
+    table = _table(request, ("intervals",), errors) if csv_table else None
     report = None
     if not errors:
         report = kpi.build(period, service_level=request.app.state.settings.service_level_seconds, tenant=tenant,
-                           operator=operator)
+                           operator=operator, only=table)
     return report, period, errors
 
 
@@ -118,8 +118,8 @@ def operators_own(request: Request):
 
 @view(roles=STAFF_ROLES)
 def operators_own_csv(request: Request):
-    report, _period, errors = _own_report(request, operator=request.state.user)
-    return _csv(request, report, errors, "")
+    report, _period, errors = _own_report(request, operator=request.state.user, csv_table=True)
+    return _csv(report, "intervals", errors, "")
 
 
 def _firm(request: Request) -> Tenant:
@@ -145,5 +145,5 @@ def firms_own(request: Request):
 @view(roles=frozenset({CLIENT}))
 def firms_own_csv(request: Request):
     firm = _firm(request)
-    report, _period, errors = _own_report(request, tenant=firm)
-    return _csv(request, report, errors, firm.slug)
+    report, _period, errors = _own_report(request, tenant=firm, csv_table=True)
+    return _csv(report, "intervals", errors, firm.slug)

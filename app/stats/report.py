@@ -114,20 +114,28 @@ class Report:
 
 
 def build(period: Period, *, service_level: int, tenant: Tenant | None = None, operator: User | None = None,
-          per_firm: bool = False, per_operator: bool = False) -> Report:
-    found = figures(period.since, period.until, tenant=tenant, operator=operator, interval=period.interval,
-                    zone=period.zone, service_level=service_level)
+          per_firm: bool = False, per_operator: bool = False, only: str | None = None) -> Report:
+    """The report of the page, or with ``only`` ("intervals", "firms", "operators") just that table
+    (a CSV download): each table is a query of its own, the per-operator one the dearest."""
+    def wanted(table: str) -> bool:
+        return only is None or only == table
+
+    found = Figures({}, [])
+    if wanted("intervals"):
+        found = figures(period.since, period.until, tenant=tenant, operator=operator, interval=period.interval,
+                        zone=period.zone, service_level=service_level)
     report = Report(period, found)
-    if per_firm and operator is None:  # one operator's figures come per interval only
+    if per_firm and operator is None and wanted("firms"):  # one operator's figures come per interval only
         rows = by_tenant(period.since, period.until, service_level=service_level)
         if tenant is not None:
             report.firms = [(t, f) for t, f in rows if t.id == tenant.id]
         else:  # thousands of firms may be quiet on a day: those with something to count
             report.firms = [(t, f) for t, f in rows if any(f[k] for k in KEYS if k not in RATES)]
-    if per_operator:
+    if per_operator and wanted("operators"):
         report.operators = by_operator(period.since, period.until, tenant=tenant, service_level=service_level)
         report.qa = qa.figures(period.since, period.until, tenant=tenant)
-    report.charts = charts(report)
+    if only is None:
+        report.charts = charts(report)
     return report
 
 

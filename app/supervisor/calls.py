@@ -20,10 +20,9 @@ SUPERVISORS = frozenset({ADMIN, SUPERVISOR})
 FILTERS = ("firm", "operator", "kind", "from", "to")
 
 
-@view(roles=SUPERVISORS)
-def call_log(request: Request):
-    """Newest first. Days are the chosen firm's, or the service's when every firm is shown."""
-    params, errors = request.query_params, {}
+def chosen(params, errors: dict) -> tuple[list[Tenant], list[User], Tenant | None, User | None]:
+    """Every firm and every staff user (for a filter's lists), and the ``firm`` (slug) and ``operator``
+    (user id) a staff page's filter names; a name not in the lists is named in ``errors``."""
     firms, staff = list(Tenant.listed()), list(User.staff())
     firm = operator = None
     if slug := params.get("firm", ""):
@@ -34,6 +33,14 @@ def call_log(request: Request):
         operator = next((u for u in staff if u.id == row_id(text)), None)
         if operator is None:
             errors["operator"] = _("Choose an operator from the list.")
+    return firms, staff, firm, operator
+
+
+@view(roles=SUPERVISORS)
+def call_log(request: Request):
+    """Newest first. Days are the chosen firm's, or the service's when every firm is shown."""
+    params, errors = request.query_params, {}
+    firms, staff, firm, operator = chosen(params, errors)
     kind = params.get("kind", "")
     if kind and kind not in log.KINDS:
         errors["kind"] = _("Choose a kind from the list.")
