@@ -250,3 +250,22 @@ def test_a_call_ended_by_the_provider_moves_its_operator_to_after_call_work_on_t
 
     before, after = run(app, scenario)
     assert 'data-state="on_call"' in before and 'data-state="after_call_work"' in after
+
+
+def test_a_board_whose_supervisor_was_disabled_gets_not_one_more_update(app, supervisor, admin, firm_a):
+    from app.accounts import service as accounts
+
+    watching, _ = Session.start(supervisor)
+    colleague, _ = Session.start(admin)
+
+    async def scenario(hub):
+        boards = [hub.join("ja", ["waiting"], watching.id), hub.join("ja", ["waiting"], colleague.id)]
+        for board in boards:
+            await updates(board, 1)
+        await asyncio.to_thread(accounts.set_active, supervisor.email, False)
+        await asyncio.to_thread(arrive, "CA-after")
+        app.state.events.publish("calls", {"event": "waiting"})
+        return await boards[0].next(5), (await updates(boards[1], 1))["waiting"].decode()
+
+    gone, colleagues = run(app, scenario)
+    assert gone is None and "firm-a 株式会社" in colleagues

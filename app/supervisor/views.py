@@ -9,9 +9,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from ..accounts.models import ADMIN, SUPERVISOR
-from ..db import utcnow
+from ..db import db, utcnow
 from ..web import streams
-from ..web.auth import stream_user, view
+from ..web.auth import session_for, view
 from ..web.templates import render
 from . import wallboard
 
@@ -31,13 +31,20 @@ def wallboard_page(request: Request):
     return render(request, "supervisor/wallboard.html", {**context, "tv": request.query_params.get("tv") == "1"})
 
 
+def _stream_session(request: Request):
+    with db.connection_context():
+        session = session_for(request)
+        return session if session is not None and session.user.role in SUPERVISORS else None
+
+
 async def events(request: Request):
     """Server-sent events: each part of the board (``?parts=`` a comma-separated choice, default all)
     as it changes, rendered once for every open board (``wallboard.Hub``). Supervisors and account
     managers only; anyone else is told it does not exist."""
-    user = await stream_user(request, SUPERVISORS)
-    if user is None:
+    session = await run_in_threadpool(_stream_session, request)
+    if session is None:
         raise HTTPException(404)
+    user = session.user
     asked = request.query_params.get("parts", "")
     parts = [p for p in asked.split(",") if p in wallboard.PARTS] if asked else list(wallboard.PARTS)
     if not parts:
@@ -45,7 +52,7 @@ async def events(request: Request):
     hub = wallboard.hub_of(request.app)
 
     async def stream():
-        board = hub.join(user.language, parts)
+        board = hub.join(user.language, parts, session.id)
         try:
             # The server's clock, so timers in a browser with a wrong clock still show true waits.
             yield f"retry: {RECONNECT_MS}\nevent: clock\ndata: {utcnow().isoformat()}\n\n"

@@ -140,6 +140,12 @@ def render(part: str, data: dict, language: str) -> bytes:
     return ("event: " + part + "\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n").encode()
 
 
+def live_sessions() -> set[int]:
+    """The staff sessions live now (one query for every board)."""
+    return {session_id for (session_id,) in Session.select(Session.id).join(User).where(
+        (Session.expires_at > utcnow()) & User.is_active & User.role.in_(list(STAFF_ROLES))).tuples()}
+
+
 def page_context(settings) -> dict:
     """The board as a page shows it before its stream connects."""
     return load(set(PARTS), settings)
@@ -151,8 +157,9 @@ def page_context(settings) -> dict:
 class Board:
     """One open board (a browser's stream): the parts it shows and the updates not yet sent."""
 
-    def __init__(self, language: str, parts: frozenset[str]):
+    def __init__(self, language: str, parts: frozenset[str], session_id: int | None = None):
         self.language = language
+        self.session_id = session_id  # the browser's session: it must still be live for each update
         self.parts = parts
         self.pending: collections.deque[bytes] = collections.deque()
         self.wakeup = asyncio.Event()
@@ -195,9 +202,9 @@ class Hub:
         self.renders = 0  # parts rendered (per language), for tests and the bench
         self._task: asyncio.Task | None = None
 
-    def join(self, language: str, parts) -> Board:
+    def join(self, language: str, parts, session_id: int | None = None) -> Board:
         """A new board, sent at once every part already current; the others follow when rendered."""
-        board = Board(language, frozenset(parts))
+        board = Board(language, frozenset(parts), session_id)
         self.boards.add(board)
         missing = set()
         for part in board.parts:
@@ -274,13 +281,17 @@ class Hub:
         languages = {b.language for b in self.boards}
         settings = self.app.state.settings
 
-        def work() -> dict[tuple[str, str], bytes]:
+        def work() -> tuple[set[int], dict[tuple[str, str], bytes]]:
             with db.connection_context():
                 data = load(parts, settings)
-            return {(part, language): render(part, data, language) for part in parts for language in languages}
+                live = live_sessions()
+            return live, {(part, language): render(part, data, language) for part in parts for language in languages}
 
-        rendered = await run_in_threadpool(work)
+        live, rendered = await run_in_threadpool(work)
         self.renders += len(rendered)
+        for board in [b for b in self.boards if b.session_id is not None and b.session_id not in live]:
+            board.end()  # signed out, disabled, or a password changed elsewhere: not one more update
+            self.boards.discard(board)
         for key, update in rendered.items():
             if self.current.get(key) == update:
                 continue  # as the boards show it already
