@@ -14,8 +14,12 @@ from . import forms, search
 from .models import OPERATOR, VOICEMAIL, Draft, Message, MessageVersion
 
 
+def _name(user: User | None) -> str:
+    return user.name or user.email if user else ""
+
+
 def _mark(user: User | None, at: dt.datetime) -> dict:
-    return {"by": user.id if user else None, "by_name": user.name or user.email if user else "", "at": at.isoformat()}
+    return {"by": user.id if user else None, "by_name": _name(user), "at": at.isoformat()}
 
 
 def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call | None = None,
@@ -38,14 +42,19 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
             tenant=tenant, call=call, call_type=clean.form.key, call_type_label=clean.form.label,
             category=clean.category, urgent=clean.urgent, fields=clean.fields, labels=clean.labels,
             readback=readback, taken_at=now, taken_by=user, source=source, after_call_seconds=after_call)
-        MessageVersion.create(message=message, number=1, edited_by=user, edited_by_name=_mark(user, now)["by_name"],
-                              edited_at=now, state=message.state())
+        first_version(message, user).save(force_insert=True)
         search.index(message, (call.from_number,) if call is not None and call.from_number else ())
         if call is not None and user is not None:
             Draft.delete().where((Draft.user == user) & (Draft.call == call)).execute()
     if call is not None and user is not None:
         OperatorPresence.wrap_up(user.id)  # after-call work over: the break they asked for begins
     return message
+
+
+def first_version(message: Message, user: User | None) -> MessageVersion:
+    """The version ``record`` writes first, not saved: what the message was when taken, by whom."""
+    return MessageVersion(message=message, number=1, edited_by=user, edited_by_name=_name(user),
+                          edited_at=message.taken_at, state=message.state())
 
 
 def announce(app, message: Message) -> None:
