@@ -8,7 +8,7 @@ import datetime as dt
 from ..accounts.models import User
 from ..audit import AuditEntry
 from ..calls.models import QUEUED, Call, OperatorPresence
-from ..db import db, utcnow
+from ..db import PreparedInsert, db, utcnow
 from ..tenants.models import Tenant
 from . import forms, search
 from .models import OPERATOR, VOICEMAIL, Draft, Message, MessageVersion
@@ -20,6 +20,10 @@ def _name(user: User | None) -> str:
 
 def _mark(user: User | None, at: dt.datetime) -> dict:
     return {"by": user.id if user else None, "by_name": _name(user), "at": at.isoformat()}
+
+
+# What every save writes: its INSERTs built once (db.PreparedInsert).
+_INSERT_MESSAGE, _INSERT_VERSION = PreparedInsert(Message), PreparedInsert(MessageVersion)
 
 
 def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call | None = None,
@@ -38,11 +42,11 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
     if call is not None and call.ended_at is not None:
         after_call = max(0, round((now - call.ended_at).total_seconds()))
     with db.atomic():
-        message = Message.create(
+        message = _INSERT_MESSAGE.create(
             tenant=tenant, call=call, call_type=clean.form.key, call_type_label=clean.form.label,
             category=clean.category, urgent=clean.urgent, fields=clean.fields, labels=clean.labels,
             readback=readback, taken_at=now, taken_by=user, source=source, after_call_seconds=after_call)
-        first_version(message, user).save(force_insert=True)
+        _INSERT_VERSION.insert(first_version(message, user))
         search.index(message, (call.from_number,) if call is not None and call.from_number else ())
         if call is not None and user is not None:
             Draft.delete().where((Draft.user == user) & (Draft.call == call)).execute()
