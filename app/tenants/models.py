@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import peewee as pw
 
-from ..db import BaseModel, JSONField, Prepared, UTCDateTimeField, utcnow
+from ..db import BaseModel, JSONField, Prepared, UTCDateTimeField, db, utcnow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NUMBER_KINDS = ("forwarded", "dedicated")
@@ -106,7 +106,9 @@ def by_version(tenant: Tenant, kind: str, load):
     """``load(tenant)`` (its forms, its notification rules …), read once per version of the firm's
     configuration in this process. ``tenant`` must be as read in this request: the key is its
     version. What ``load`` returns is shared between requests and threads: never change it."""
-    if tenant.version is None or tenant.updated_at is None:  # read without them: no key to trust
+    # Read without its version: no key to trust. In a transaction: it may read what the transaction
+    # wrote and then roll back, or a tenant object from before its own save.
+    if tenant.version is None or tenant.updated_at is None or db.in_transaction():
         return load(tenant)
     key = (kind, tenant.id, tenant.version, tenant.updated_at)
     with _BY_VERSION_LOCK:
