@@ -3,12 +3,13 @@ decide who sees what."""
 
 import datetime as dt
 import re
+import time
 
 import pytest
 
 from app.accounts.service import create_token
 from app.calls.models import Call
-from app.delivery.models import Delivery
+from app.delivery.models import PENDING, SENDING, SENT, Delivery
 from app.messages.models import Message
 from app.tenants import store
 
@@ -100,6 +101,11 @@ def test_a_save_follows_the_firms_configuration_from_the_moment_it_is_changed(cl
     assert created.status_code == 201, created.text
     assert [d.recipient for d in Delivery.select().where(Delivery.message == created.json()["id"])] == [
         "office@firm-a.example"]
+    # It goes out at once, from a thread of its own: let it finish before the database goes.
+    deadline = time.monotonic() + 10
+    while Delivery.select().where(Delivery.status.in_([PENDING, SENDING])).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Delivery.get().status == SENT
 
 
 def test_each_missing_or_unconfirmed_field_is_named_with_422(client, law, operator):
