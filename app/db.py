@@ -137,6 +137,77 @@ def as_of(at: dt.datetime):
         _now.reset(token)
 
 
+class Prepared:
+    """A query that every request runs, its SQL built by peewee once per kind of database instead of
+    at each run: building the SQL of a select of a dozen columns costs more CPU than SQLite takes to
+    run it (~0.2 ms; bench/messages.py). ``build`` makes the query from its parameters, which must
+    be text compared with text columns; each run gives new values to the same SQL, and peewee makes
+    the rows into ``model`` instances (``Model.raw``: each column of the model's converted by its field,
+    any other kept as the driver gives it, under its alias)."""
+
+    def __init__(self, model: type[pw.Model], build):
+        self.model, self.build = model, build
+        self.arity = build.__code__.co_argcount
+        self._built: dict[type, tuple[str, list]] = {}
+
+    def _sql(self) -> tuple[str, list]:
+        kind = type(db.obj)  # the SQL differs between SQLite and PostgreSQL, not between two databases of one
+        if (built := self._built.get(kind)) is None:
+            marks = [f"\0dengon-parameter-{i}\0" for i in range(self.arity)]
+            sql, params = self.build(*marks).sql()
+            # Each mark must come back as one parameter of its own, never inlined into the SQL.
+            if any(params.count(m) != 1 for m in marks) or any(m in sql for m in marks):
+                raise ValueError(f"{sql}: each parameter must be a value of its own")
+            # (index of the value given, None) for a parameter; (None, value) for one the query fixes
+            built = self._built[kind] = (sql, [(marks.index(p), None) if p in marks else (None, p) for p in params])
+        return built
+
+    def rows(self, *values: str) -> list[pw.Model]:
+        if not all(isinstance(v, str) for v in values):
+            raise TypeError("a Prepared query takes text values")
+        sql, params = self._sql()
+        return list(self.model.raw(sql, *[values[i] if i is not None else fixed for i, fixed in params]))
+
+    def first(self, *values: str) -> pw.Model | None:
+        found = self.rows(*values)
+        return found[0] if found else None
+
+
+class PreparedInsert:
+    """``Model.create`` for a row that every save writes, its INSERT built by peewee once per kind of
+    database (a message's takes more CPU to build than to run): every column but the primary key,
+    each value converted by its field's ``db_value`` as peewee converts it, the new id returned."""
+
+    def __init__(self, model: type[pw.Model]):
+        self.model, self.key = model, model._meta.primary_key
+        self.fields = [f for f in model._meta.sorted_fields if f is not self.key]
+        self._built: dict[type, str] = {}
+
+    def _sql(self) -> str:
+        kind = type(db.obj)
+        if (sql := self._built.get(kind)) is None:
+            marks = [f"\0dengon-column-{i}\0" for i in range(len(self.fields))]
+            # pw.Value: the marks as they are, not converted; each run converts its own values.
+            sql, params = self.model.insert({f: pw.Value(m) for f, m in zip(self.fields, marks)}).returning(
+                self.key).sql()
+            if params != marks:
+                raise ValueError(f"{sql}: expected one parameter per column, in order")
+            sql = self._built[kind] = sql
+        return sql
+
+    def insert(self, row: pw.Model) -> pw.Model:
+        """Write a new ``row`` (made with its fields' defaults, as ``Model.create`` makes it); it gets its id."""
+        # A foreign key's value is the id it holds: never a query for the row it names.
+        params = [f.db_value(getattr(row, f.object_id_name if isinstance(f, pw.ForeignKeyField) else f.name))
+                  for f in self.fields]
+        ((new_id,),) = db.execute_sql(self._sql(), params).fetchall()
+        setattr(row, self.key.name, new_id)
+        return row
+
+    def create(self, **values) -> pw.Model:
+        return self.insert(self.model(**values))
+
+
 class UTCDateTimeField(pw.DateTimeField):
     """Stored as naive UTC (portable across SQLite and PostgreSQL), returned timezone-aware."""
 

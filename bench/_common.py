@@ -1,8 +1,9 @@
 """Shared by the bench scripts: servers in subprocesses, throw-away databases and bulk loading,
 synthetic firms, signed webhook requests and a small HTTP/1.1 load client.
 
-Run as a script it serves the *bare* baseline: one Starlette route answering POST /twilio/voice
-with fixed TwiML, under the same uvicorn options as ``dengon serve``; or an SMTP server that
+Run as a script it serves the *bare* baseline: Starlette routes answering POST /twilio/voice
+with fixed TwiML and POST /api/v1/messages with its JSON body echoed back (parsed in a worker
+thread, as the API does its work), under the same uvicorn options as ``dengon serve``; or an SMTP server that
 accepts every mail and notes it in a file (see ``SMTPSink``)::
 
     python bench/_common.py bare --port 8765
@@ -844,7 +845,8 @@ async def open_loop(port: int, requests: list[bytes], rate: float, pool: int = 6
 
 def bare_app():
     from starlette.applications import Starlette
-    from starlette.responses import Response
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
     from twilio.twiml.voice_response import VoiceResponse
 
@@ -858,7 +860,14 @@ def bare_app():
     async def voice(request):
         return Response(text, media_type="application/xml")
 
-    return Starlette(routes=[Route("/twilio/voice", voice, methods=["POST"])])
+    async def save(request):
+        # What any JSON API request costs at least: the body read, handed to a worker thread (the
+        # app's requests do their database work in one), an answer of about the same size.
+        body = await run_in_threadpool(json.loads, await request.body())
+        return JSONResponse({"id": 1, **body}, status_code=201, headers={"Location": "/api/v1/messages/1"})
+
+    return Starlette(routes=[Route("/twilio/voice", voice, methods=["POST"]),
+                             Route("/api/v1/messages", save, methods=["POST"])])
 
 
 def _serve_bare(argv: list[str]) -> None:

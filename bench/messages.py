@@ -16,8 +16,12 @@ worker) and is sent, one request at a time over a keep-alive connection:
         reached with a cursor built the way the API builds it. Baseline: the page's own query,
         run through the database driver in this process (no HTTP, no app code).
   save  --saves messages with their read-back confirmed, at --save-rate per second (open loop:
-        latency counts from the scheduled send). Baseline: ``messages.service.record`` called in
-        this process as often (the same writes and commit, without HTTP or validation).
+        latency counts from the scheduled send). Baselines: ``messages.service.record`` called in
+        this process as often (the same writes and commit, without HTTP or validation), and the
+        same requests sent to a bare Starlette route under the same uvicorn options
+        (``bench/_common.py bare``: the body parsed in a worker thread, echoed back as JSON). The
+        server's CPU per save is set beside theirs: what the app spends beyond a bare request and
+        the writes themselves.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from app.messages.models import API, OPERATOR, Message, MessageVersion  # noqa: 
 from app.tenants.models import Tenant  # noqa: E402
 
 SAVE_P99_TARGET_MS = 30.0
+SAVE_CPU_TARGET_MS = 2.0  # the server's CPU per save (issue 12)
 LIST_P95_TARGET_MS = 30.0
 PAGE = 50  # the API's default page size
 DEPTHS = (0.0, 0.10, 0.50, 0.99)  # where a page starts, as a share of the messages its reader sees
@@ -271,11 +276,16 @@ def list_pages(server: c.Server, pages: list[Page], repeat: int, url: str) -> No
 @dataclass
 class Saves:
     app: c.LoadResult
-    server_cpu: float
+    server_cpu: float  # seconds, all measured saves
+    database_cpu: float  # PostgreSQL backends, seconds, all measured saves
     other_cores: float
     recorded: int = 0  # messages the app saved with source "api", warm-up included
     baseline: list[float] = field(default_factory=list)  # seconds per service.record
+    baseline_cpu: float = 0.0  # this process's CPU seconds for all of them (PostgreSQL's not counted)
     baseline_other_cores: float = 0.0
+    bare: c.LoadResult | None = None  # the same requests to the bare route
+    bare_cpu: float = 0.0
+    bare_other_cores: float = 0.0
 
 
 def new_messages(count: int, firms: int, rng: random.Random) -> list[dict]:
@@ -302,12 +312,12 @@ def post_messages(server: c.Server, token: str, bodies: list[dict], rate: float,
         raise SystemExit(f"saving: {warm.first_error}\n{server.log_tail()}")
     with c.CPUMeter([server], url) as meter:
         result = asyncio.run(c.open_loop(server.port, requests[WARMUP:], rate, pool=8, good=created))
-    return Saves(result, meter.server[0], meter.other_cores)
+    return Saves(result, meter.server[0], meter.database_cpu, meter.other_cores)
 
 
-def time_records(operator: User, bodies: list[dict], url: str) -> tuple[list[float], float]:
+def time_records(operator: User, bodies: list[dict], url: str) -> tuple[list[float], float, float]:
     """Seconds per ``service.record`` of each body, checked by ``forms.check`` beforehand (not
-    timed); and the cores other processes used meanwhile."""
+    timed); this process's CPU seconds for all of them; and the cores other processes used meanwhile."""
     firms = {slug: Tenant.by_slug(slug) for slug in {b["tenant"] for b in bodies}}
     checked = []
     for body in bodies:
@@ -317,11 +327,13 @@ def time_records(operator: User, bodies: list[dict], url: str) -> tuple[list[flo
         checked.append((tenant, clean))
     times = []
     with c.CPUMeter([], url) as meter:
+        cpu0 = time.process_time()
         for tenant, clean in checked:
             t0 = time.perf_counter()
             service.record(tenant, clean, operator, source=API)
             times.append(time.perf_counter() - t0)
-    return times, meter.other_cores
+        cpu = time.process_time() - cpu0
+    return times, cpu, meter.other_cores
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,17 +366,27 @@ def report(args, kind: str, pages: list[Page], visible: dict[str, int], saves: S
     print("  (ms; database: the page's query through the driver, no HTTP, no app; CPU/request: the app's"
           + (" and PostgreSQL's" if kind == "PostgreSQL" else "") + ")")
 
-    app, baseline = sorted(saves.app.latencies), sorted(saves.baseline)
+    app, baseline, bare = sorted(saves.app.latencies), sorted(saves.baseline), sorted(saves.bare.latencies)
+    app_cpu = saves.server_cpu / saves.app.ok if saves.app.ok else float("nan")
+    bare_cpu = saves.bare_cpu / saves.bare.ok if saves.bare.ok else float("nan")
+    record_cpu = saves.baseline_cpu / len(baseline) if baseline else float("nan")
+    postgres = kind == "PostgreSQL"
     print()
     print(f"POST /api/v1/messages — {args.saves:,} saves each, read-back confirmed")
-    print(c.table(["save", "p50", "p95", "p99", "max", "CPU/request", "saved/errors"], [
+    print(c.table(["save", "p50", "p95", "p99", "max", "CPU/save", *(["PostgreSQL CPU"] if postgres else []),
+                   "saved/errors"], [
         [f"app, {args.save_rate:g}/s open loop", lat(app, 50), lat(app, 95), lat(app, 99), ms(max(app, default=0)),
-         f"{saves.server_cpu / saves.app.ok * 1000:.2f}" if saves.app.ok else "-",
+         ms(app_cpu), *([ms(saves.database_cpu / saves.app.ok) if saves.app.ok else "-"] if postgres else []),
          f"{saves.app.ok}/{saves.app.errors}"],
+        [f"bare Starlette, {args.save_rate:g}/s", lat(bare, 50), lat(bare, 95), lat(bare, 99),
+         ms(max(bare, default=0)), ms(bare_cpu), *([""] if postgres else []), f"{saves.bare.ok}/{saves.bare.errors}"],
         ["service.record in-process", lat(baseline, 50), lat(baseline, 95), lat(baseline, 99),
-         ms(max(baseline, default=0)), "", f"{len(baseline)}/0"]]))
-    print("  (ms; app: from the scheduled send to the 201; service.record: the same writes and commit, "
-          "in this process)")
+         ms(max(baseline, default=0)), ms(record_cpu), *([""] if postgres else []), f"{len(baseline)}/0"]]))
+    print("  (ms; app: from the scheduled send to the 201; bare: the same requests to a route that parses the "
+          "body in a thread and echoes it;\n   service.record: the same writes and commit, in this process; "
+          "CPU/save: the server's process, or this one's for service.record)")
+    print(f"  server CPU per save {ms(app_cpu)} ms = bare request {ms(bare_cpu)} + service.record {ms(record_cpu)}"
+          f" + the app's own {ms(app_cpu - bare_cpu - record_cpu)}; {app_cpu / record_cpu:.1f}× service.record")
     print()
     for note in notes:
         print(f"  {note}")
@@ -378,11 +400,13 @@ def report(args, kind: str, pages: list[Page], visible: dict[str, int], saves: S
     print()
     save_p99 = c.percentile(app, 99) * 1000
     save_ok = save_p99 < SAVE_P99_TARGET_MS and not saves.app.errors and saves.recorded == expected
+    cpu_ok = app_cpu * 1000 < SAVE_CPU_TARGET_MS
     worst = max(pages, key=lambda p: c.percentile(sorted(p.app.latencies), 95))
     list_p95 = c.percentile(sorted(worst.app.latencies), 95) * 1000
     list_ok = list_p95 < LIST_P95_TARGET_MS and not any(p.app.errors for p in pages)
     print(f"  target: save p99 < {SAVE_P99_TARGET_MS:g} ms at {args.save_rate:g}/s: {save_p99:.2f} ms   "
           f"{c.verdict(save_ok)}")
+    print(f"  target: server CPU per save < {SAVE_CPU_TARGET_MS:g} ms: {app_cpu * 1000:.2f} ms   {c.verdict(cpu_ok)}")
     print(f"  target: list p95 < {LIST_P95_TARGET_MS:g} ms at every depth: worst {list_p95:.2f} ms "
           f"({worst.name})   {c.verdict(list_ok)}")
 
@@ -432,13 +456,21 @@ def main() -> int:
             saves = post_messages(server, people.staff_token, bodies[:WARMUP + args.saves], args.save_rate, url)
         finally:
             server.stop()
+        bare = c.start_bare(work)
+        try:
+            print(f"  the bare route: {args.saves} at {args.save_rate:g}/s …", flush=True)
+            bare_saves = post_messages(bare, people.staff_token, bodies[:WARMUP + args.saves], args.save_rate, url)
+            saves.bare, saves.bare_cpu, saves.bare_other_cores = bare_saves.app, bare_saves.server_cpu, bare_saves.other_cores
+        finally:
+            bare.stop()
         with db.db.connection_context():
             saves.recorded = Message.select().where(Message.source == API).count()
-            saves.baseline, saves.baseline_other_cores = time_records(people.operators[0],
-                                                                      bodies[WARMUP + args.saves:], url)
+            saves.baseline, saves.baseline_cpu, saves.baseline_other_cores = time_records(
+                people.operators[0], bodies[WARMUP + args.saves:], url)
         c.release_connections()
     notes.append(f"whole run {time.perf_counter() - run_started:.0f} s")
-    disturbed = max(query_other_cores, saves.other_cores, saves.baseline_other_cores, *(p.other_cores for p in pages))
+    disturbed = max(query_other_cores, saves.other_cores, saves.baseline_other_cores, saves.bare_other_cores,
+                    *(p.other_cores for p in pages))
     report(args, kind, pages, visible, saves, notes, disturbed)
     return 0
 

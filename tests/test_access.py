@@ -3,6 +3,7 @@ Each takes effect on the very next request, and each is written to the audit log
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import queue
 import re
@@ -38,6 +39,16 @@ def bearer(token: str) -> dict:
 
 def api_status(client, token: str) -> int:
     return client.get("/api/v1/messages", headers=bearer(token)).status_code
+
+
+def test_a_tokens_last_use_is_kept_and_written_again_only_after_a_few_minutes(client, operator):
+    token = service.create_token(operator.email)[1]
+    assert api_status(client, token) == 200
+    first = ApiToken.get().last_used_at
+    assert first is not None
+    assert api_status(client, token) == 200 and ApiToken.get().last_used_at == first
+    ApiToken.update(last_used_at=first - Session.REFRESH - dt.timedelta(seconds=1)).execute()
+    assert api_status(client, token) == 200 and ApiToken.get().last_used_at > first
 
 
 def test_a_revoked_token_gets_401_at_once_and_other_users_tokens_still_work(dengon, client, operator, supervisor):

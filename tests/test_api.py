@@ -3,11 +3,13 @@ decide who sees what."""
 
 import datetime as dt
 import re
+import time
 
 import pytest
 
 from app.accounts.service import create_token
 from app.calls.models import Call
+from app.delivery.models import PENDING, SENDING, SENT, Delivery
 from app.messages.models import Message
 from app.tenants import store
 
@@ -65,6 +67,45 @@ def test_the_addressee_keeps_the_staff_key_in_fields_and_is_named_beside_it(clie
     data = client.post("/api/v1/messages", json=to_other, headers=bearer(operator)).json()
     assert (data["fields"]["for_staff"], data["for_staff_name"]) == ("鈴木 様", "鈴木 様")
     assert client.post("/api/v1/messages", json=new_message(), headers=bearer(operator)).json()["for_staff_name"] is None
+
+
+def test_the_answer_to_a_save_says_what_reading_the_message_back_says(client, firm_a, operator):
+    # The 201 is made from what was just written, not read again: it must not differ from a GET.
+    store.import_config(minimal_config("firm-a", "03-1111-2222", staff=[{"key": "sato", "name": "佐藤 次郎"}],
+                                       call_types=[{**CONSULTATION, "fields": [*CONSULTATION["fields"], "for_staff"]}]))
+    call, _ = Call.arrive("CA" + "6" * 32, to="", caller="+819011112222", forwarded_from="03-1111-2222", region="JP")
+    named, typed = new_message(urgent=True), new_message(call_sid=call.sid)
+    named["fields"].update(for_staff="佐藤次郎", visit_date="2026-12-01")
+    typed["fields"]["for_staff"] = "鈴木 様"
+    for body, headers in ((named, {}), (typed, {}), (new_message(), {"Idempotency-Key": "same-as-read"})):
+        created = client.post("/api/v1/messages", json=body, headers=bearer(operator) | headers)
+        assert created.status_code == 201, created.text
+        assert client.get(created.headers["location"], headers=bearer(operator)).json() == created.json()
+
+
+def test_a_save_follows_the_firms_configuration_from_the_moment_it_is_changed(client, law, operator, admin):
+    assert client.post("/api/v1/messages", json=new_message(), headers=bearer(operator)).status_code == 201
+    # A new required field, and an immediate notification for every message.
+    config = store.snapshot(law)
+    config["call_types"][0] = {**config["call_types"][0], "extra_fields": [
+        {"key": "visit_date", "label": "来所希望日", "type": "date", "required": True, "readback": False,
+         "options": None}]}
+    config["notify"] = [{"urgent": False, "categories": None,
+                         "deliver": [{"channel": "email", "to": ["office@firm-a.example"], "to_staff": []}]}]
+    store.save(config, actor=admin, via="browser")
+    response = client.post("/api/v1/messages", json=new_message(), headers=bearer(operator) | {"Accept-Language": "en"})
+    assert response.status_code == 422 and response.json()["errors"] == {"visit_date": "Required."}
+    with_date = new_message()
+    with_date["fields"]["visit_date"] = "2026-12-01"
+    created = client.post("/api/v1/messages", json=with_date, headers=bearer(operator))
+    assert created.status_code == 201, created.text
+    assert [d.recipient for d in Delivery.select().where(Delivery.message == created.json()["id"])] == [
+        "office@firm-a.example"]
+    # It goes out at once, from a thread of its own: let it finish before the database goes.
+    deadline = time.monotonic() + 10
+    while Delivery.select().where(Delivery.status.in_([PENDING, SENDING])).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Delivery.get().status == SENT
 
 
 def test_each_missing_or_unconfirmed_field_is_named_with_422(client, law, operator):

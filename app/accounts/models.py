@@ -10,7 +10,7 @@ import peewee as pw
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..db import BaseModel, UTCDateTimeField, utcnow
+from ..db import BaseModel, Prepared, UTCDateTimeField, utcnow
 from ..tenants.models import Tenant
 
 ADMIN, SUPERVISOR, OPERATOR, CLIENT = "admin", "supervisor", "operator", "client"
@@ -149,15 +149,13 @@ class ApiToken(BaseModel):
 
     @classmethod
     def authenticate(cls, token: str) -> User | None:
-        row = (cls.select(cls, User).join(User)
-               .where(cls.token_hash == hash_secret(token), cls.revoked_at.is_null(), User.is_active == True)  # noqa: E712
-               .first())
-        if row is None:
+        user = _TOKEN_USER.first(hash_secret(token))
+        if user is None:
             return None
-        now = utcnow()
-        if row.last_used_at is None or now - row.last_used_at > Session.REFRESH:
-            cls.update(last_used_at=now).where(cls.id == row.id).execute()
-        return row.user
+        now, last_used_at = utcnow(), cls.last_used_at.python_value(user.token_last_used_at)
+        if last_used_at is None or now - last_used_at > Session.REFRESH:
+            cls.update(last_used_at=now).where(cls.id == user.token_id).execute()
+        return user
 
     @classmethod
     def revoke_for(cls, user: User) -> list[str]:
@@ -167,6 +165,12 @@ class ApiToken(BaseModel):
         if rows:
             cls.update(revoked_at=utcnow()).where(cls.id.in_([r.id for r in rows])).execute()
         return [r.prefix for r in rows]
+
+
+# Every API request: the live token's user, with the token's id and last use (db.Prepared).
+_TOKEN_USER = Prepared(User, lambda digest: ApiToken.select(
+    User, ApiToken.id.alias("token_id"), ApiToken.last_used_at.alias("token_last_used_at")).join(User).where(
+    ApiToken.token_hash == digest, ApiToken.revoked_at.is_null(), User.is_active == True).limit(1))  # noqa: E712
 
 
 class OneTimeLink:

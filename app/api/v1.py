@@ -113,7 +113,9 @@ def _time(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
     return value.astimezone(zone).isoformat() if value else None
 
 
-def message_json(message: Message, names: dict[int, str], detail: bool = False) -> dict:
+def message_json(message: Message, names: dict[int, str], detail: bool = False,
+                 versions: list[MessageVersion] | None = None) -> dict:
+    """``versions``: the message's versions in order, when known (else read)."""
     zone = ZoneInfo(message.tenant.timezone)
     data = {
         "id": message.id, "tenant": message.tenant.slug, "call_type": message.call_type,
@@ -138,14 +140,15 @@ def message_json(message: Message, names: dict[int, str], detail: bool = False) 
         data["history"] = [
             {"version": v.number, "edited_at": _time(v.edited_at, zone), "edited_by": v.edited_by_name or None,
              "changes": v.changes, "note": v.note}
-            for v in message.versions.order_by(MessageVersion.number)]
+            for v in (versions if versions is not None else message.versions.order_by(MessageVersion.number))]
     return data
 
 
-def _names(messages: list[Message]) -> dict:
-    """The users' names by id, and the addressees' by (firm id, staff key): two queries for a page."""
-    ids = {i for m in messages for i in (m.taken_by_id, m.acknowledged_by_id) if i}
-    found: dict = {}
+def _names(messages: list[Message], known: dict | None = None) -> dict:
+    """The users' names by id, and the addressees' by (firm id, staff key): two queries for a page.
+    ``known``: names already at hand, not asked for again."""
+    found: dict = dict(known or {})
+    ids = {i for m in messages for i in (m.taken_by_id, m.acknowledged_by_id) if i and i not in found}
     if ids:
         found.update({u.id: u.name or u.email
                       for u in User.select(User.id, User.name, User.email).where(User.id.in_(ids))})
@@ -292,19 +295,27 @@ def create_message(request: Request, user: User, body: dict) -> Response:
     errors.update(problems)
     if errors:
         raise ApiError(422, errors)
-    try:
-        with db.atomic():
-            message = _message(user, service.record(tenant, clean, user, call=call, source=API).id)
-            data = message_json(message, _names([message]), detail=True)
-            if idempotency_key is not None:
+    if idempotency_key is None:
+        message, data = _record(tenant, clean, user, call)
+    else:
+        try:
+            with db.atomic():
+                message, data = _record(tenant, clean, user, call)
                 IdempotencyKey.remember(user, idempotency_key, body, 201, data)
-    except pw.IntegrityError:
-        # A twin with the same key committed first: this one's message is rolled back; answer as it did.
-        if idempotency_key is None or (replay := _replay(user, idempotency_key, body)) is None:
-            raise
-        return replay
+        except pw.IntegrityError:
+            # A twin with the same key committed first: this one's message is rolled back; answer as it did.
+            if (replay := _replay(user, idempotency_key, body)) is None:
+                raise
+            return replay
     service.announce(request.app, message)
     return JSONResponse(data, status_code=201, headers={"Location": f"/api/v1/messages/{message.id}"})
+
+
+def _record(tenant: Tenant, clean: forms.Clean, user: User, call: Call | None) -> tuple[Message, dict]:
+    """Save the message; it and its JSON, made from what was just written (as a GET then shows it)."""
+    message = service.record(tenant, clean, user, call=call, source=API)
+    return message, message_json(message, _names([message], {user.id: user.name or user.email}), detail=True,
+                                 versions=[service.first_version(message, user)])
 
 
 def _replay(user: User, key: str, body: dict) -> Response | None:

@@ -19,7 +19,7 @@ from ..messages.models import Message
 from ..reports import render
 from ..reports.models import ReportRun
 from ..tenants.config import STAFF_CONTACT
-from ..tenants.models import NotifyRule, Recipient, Staff, Tenant
+from ..tenants.models import NotifyRule, Recipient, Staff, Tenant, by_version
 from . import channels
 from .models import DELIVERED, FAILED, PENDING, RETRY, SENDING, SENT, Delivery
 
@@ -71,7 +71,9 @@ def create(tenant: Tenant, pairs: list[tuple[str, str]], due: dt.datetime, **own
 def notify(message: Message) -> list[int]:
     """The firm's immediate-notification rules that match a saved message: their deliveries' ids."""
     tenant = message.tenant
-    rules = [r for r in tenant.notify_rules.order_by(NotifyRule.position)
+    # Read once per version of the firm's configuration: most firms have none, and every save asks.
+    every = by_version(tenant, "notify_rules", lambda t: tuple(t.notify_rules.order_by(NotifyRule.position)))
+    rules = [r for r in every
              if (not r.urgent or message.urgent) and (not r.categories or message.category in r.categories)]
     if not rules:
         return []

@@ -12,7 +12,7 @@ from .. import phones
 from ..i18n import N_, _
 from ..tenants.config import DEFAULT_CALL_TYPE
 from ..tenants.labels import CATEGORY_LABELS, FIELD_LABELS
-from ..tenants.models import CATEGORIES, CallType, CallTypeField, Staff, Tenant
+from ..tenants.models import CATEGORIES, CallType, CallTypeField, Staff, Tenant, by_version
 
 # Calls nobody needs a message for: recorded with one click, no name asked, nothing read back.
 NOISE_CATEGORIES = ("sales", "wrong_number", "prank", "silent", "hangup")
@@ -67,8 +67,9 @@ DEFAULT_FORM = Form(
 
 
 def forms_of(tenant: Tenant) -> list[Form]:
-    """The firm's call types with their forms, in the firm's order; the default one when it has none."""
-    return forms_by_tenant([tenant.id])[tenant.id]
+    """The firm's call types with their forms, in the firm's order; the default one when it has none.
+    Read once per version of the firm's configuration (every save reads them, twice)."""
+    return list(by_version(tenant, "forms", lambda t: tuple(forms_by_tenant([t.id])[t.id])))
 
 
 def forms_by_tenant(tenant_ids: list[int]) -> dict[int, list[Form]]:
@@ -175,7 +176,9 @@ def check(tenant: Tenant, entry: Entry, *, enforce_readback: bool = True) -> tup
     if category not in CATEGORIES:
         errors["category"] = _("Expected one of: {options}.").format(options=", ".join(CATEGORIES))
     noise = category in NOISE_CATEGORIES
-    staff = list(tenant.staff)
+    # The firm's people, to recognise an addressee by name: read only when one is given.
+    staff = list(tenant.staff) if any(f.type == "staff" and (entry.fields.get(f.key) or "").strip()
+                                      for f in form.fields) else []
     fields, readback = {}, []
     for key in entry.fields:
         if form.field(key) is None:

@@ -8,14 +8,22 @@ import datetime as dt
 from ..accounts.models import User
 from ..audit import AuditEntry
 from ..calls.models import QUEUED, Call, OperatorPresence
-from ..db import db, utcnow
+from ..db import PreparedInsert, db, utcnow
 from ..tenants.models import Tenant
 from . import forms, search
 from .models import OPERATOR, VOICEMAIL, Draft, Message, MessageVersion
 
 
+def _name(user: User | None) -> str:
+    return user.name or user.email if user else ""
+
+
 def _mark(user: User | None, at: dt.datetime) -> dict:
-    return {"by": user.id if user else None, "by_name": user.name or user.email if user else "", "at": at.isoformat()}
+    return {"by": user.id if user else None, "by_name": _name(user), "at": at.isoformat()}
+
+
+# What every save writes: its INSERTs built once (db.PreparedInsert).
+_INSERT_MESSAGE, _INSERT_VERSION = PreparedInsert(Message), PreparedInsert(MessageVersion)
 
 
 def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call | None = None,
@@ -34,18 +42,23 @@ def record(tenant: Tenant, clean: forms.Clean, user: User | None, *, call: Call 
     if call is not None and call.ended_at is not None:
         after_call = max(0, round((now - call.ended_at).total_seconds()))
     with db.atomic():
-        message = Message.create(
+        message = _INSERT_MESSAGE.create(
             tenant=tenant, call=call, call_type=clean.form.key, call_type_label=clean.form.label,
             category=clean.category, urgent=clean.urgent, fields=clean.fields, labels=clean.labels,
             readback=readback, taken_at=now, taken_by=user, source=source, after_call_seconds=after_call)
-        MessageVersion.create(message=message, number=1, edited_by=user, edited_by_name=_mark(user, now)["by_name"],
-                              edited_at=now, state=message.state())
+        _INSERT_VERSION.insert(first_version(message, user))
         search.index(message, (call.from_number,) if call is not None and call.from_number else ())
         if call is not None and user is not None:
             Draft.delete().where((Draft.user == user) & (Draft.call == call)).execute()
     if call is not None and user is not None:
         OperatorPresence.wrap_up(user.id)  # after-call work over: the break they asked for begins
     return message
+
+
+def first_version(message: Message, user: User | None) -> MessageVersion:
+    """The version ``record`` writes first, not saved: what the message was when taken, by whom."""
+    return MessageVersion(message=message, number=1, edited_by=user, edited_by_name=_name(user),
+                          edited_at=message.taken_at, state=message.state())
 
 
 def announce(app, message: Message) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -10,7 +12,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import peewee as pw
 
-from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
+from ..db import BaseModel, JSONField, Prepared, UTCDateTimeField, db, utcnow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NUMBER_KINDS = ("forwarded", "dedicated")
@@ -55,7 +57,9 @@ class Tenant(BaseModel):
 
     @classmethod
     def by_slug(cls, slug: str) -> "Tenant | None":
-        return cls.get_or_none(cls.slug == slug)
+        if not isinstance(slug, str):
+            return cls.get_or_none(cls.slug == slug)
+        return _BY_SLUG.first(slug)
 
     @classmethod
     def listed(cls):
@@ -80,9 +84,43 @@ class Tenant(BaseModel):
         return any(start <= now < end for start, end in parse_ranges(self.hours.get(WEEKDAYS[local.weekday()], "")))
 
 
+# Most requests look a firm up by its slug: its SQL built once (db.Prepared).
+_BY_SLUG = Prepared(Tenant, lambda slug: Tenant.select().where(Tenant.slug == slug).limit(1))
+
+
 def parse_ranges(text: str) -> list[tuple[str, str]]:
     """'09:00-12:00,13:00-18:00' → [('09:00', '12:00'), ('13:00', '18:00')] (already validated on import)."""
     return [tuple(part.split("-", 1)) for part in text.split(",") if part]
+
+
+# What is read from a firm's configuration, kept per process for as long as the configuration is
+# the same: every change to it goes through store.apply, in the transaction that moves the firm's
+# version on and sets updated_at. updated_at is in the key too: a test database emptied and filled
+# again starts its firms' ids and versions over, never their times.
+_BY_VERSION: OrderedDict = OrderedDict()
+_BY_VERSION_LOCK = threading.Lock()
+BY_VERSION_SIZE = 4096  # entries (firms × kinds): a few MB at most
+
+
+def by_version(tenant: Tenant, kind: str, load):
+    """``load(tenant)`` (its forms, its notification rules …), read once per version of the firm's
+    configuration in this process. ``tenant`` must be as read in this request: the key is its
+    version. What ``load`` returns is shared between requests and threads: never change it."""
+    # Read without its version: no key to trust. In a transaction: it may read what the transaction
+    # wrote and then roll back, or a tenant object from before its own save.
+    if tenant.version is None or tenant.updated_at is None or db.in_transaction():
+        return load(tenant)
+    key = (kind, tenant.id, tenant.version, tenant.updated_at)
+    with _BY_VERSION_LOCK:
+        if key in _BY_VERSION:
+            _BY_VERSION.move_to_end(key)
+            return _BY_VERSION[key]
+    value = load(tenant)  # outside the lock: two threads may both read it, then both keep the same
+    with _BY_VERSION_LOCK:
+        _BY_VERSION[key] = value
+        while len(_BY_VERSION) > BY_VERSION_SIZE:
+            _BY_VERSION.popitem(last=False)
+    return value
 
 
 @lru_cache(maxsize=64)
