@@ -106,6 +106,12 @@ def _epoch(column: str) -> str:
     return f"CAST(strftime('%s', {column}) AS INTEGER)"
 
 
+def _FENCE() -> str:
+    """Keeps the database from folding the inner query into the outer one, which would look each
+    call's first message up once for every use of ``acw`` instead of once."""
+    return " OFFSET 0" if is_postgres() else " LIMIT -1"
+
+
 def _naive(at: dt.datetime):
     return UTCDateTimeField().db_value(at)
 
@@ -172,9 +178,10 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
                SUM(CASE WHEN c.after_hours THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{VOICEMAIL}' THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{BLOCKED}' THEN 1 ELSE 0 END)
-        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds, m.after_call_seconds AS acw
-              FROM "call" c LEFT JOIN message m ON m.id = (SELECT MIN(f.id) FROM message f WHERE f.call_id = c.id)
-              WHERE c.arrived_at >= {p} AND c.arrived_at < {p} AND c.test = {p}{where_t}{where_op}) AS c
+        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds,
+                     (SELECT m.after_call_seconds FROM message m WHERE m.call_id = c.id ORDER BY m.id LIMIT 1) AS acw
+              FROM "call" c
+              WHERE c.arrived_at >= {p} AND c.arrived_at < {p} AND c.test = {p}{where_t}{where_op}{_FENCE()}) AS c
         GROUP BY k"""
     params = [service_level, *key_params, _naive(since), _naive(until), False, *t_params, *op_params]
     out: dict = {}
