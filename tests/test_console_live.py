@@ -5,7 +5,6 @@ nothing once their session has ended."""
 import asyncio
 import datetime as dt
 
-from starlette.requests import Request
 
 from app.accounts import service as accounts
 from app.accounts.models import Session
@@ -33,13 +32,12 @@ def test_one_read_per_event_serves_every_console_and_each_sees_its_own_offer(app
     reads = []
     original = live.Snapshot._load
     monkeypatch.setattr(live.Snapshot, "_load", lambda self: (reads.append(1), original(self)))
-    request = Request({"type": "http", "app": app, "query_string": b"", "headers": [], "path": "/console/events"})
     event = {"event": "waiting", "call": 1}  # one event object, as the bus hands it to every console
 
     async def scenario():
         lists = live.Lists()
         people = [operator, second, on_break] * 10  # thirty consoles
-        return await asyncio.gather(*(lists.of(app, event).update_for(sessions[u.id], u, request) for u in people))
+        return await asyncio.gather(*(lists.of(app, event).update_for(sessions[u.id], u) for u in people))
 
     updates = asyncio.run(scenario())
     assert len(reads) == 1
@@ -54,9 +52,8 @@ def test_a_console_whose_user_was_disabled_gets_nothing_from_the_next_event(app,
     session, _token = Session.start(operator)
     arrive("CA-after")
     accounts.set_active(operator.email, False)
-    request = Request({"type": "http", "app": app, "query_string": b"", "headers": [], "path": "/console/events"})
 
     async def scenario():
-        return await live.Lists().of(app, {"event": "waiting"}).update_for(session.id, operator, request)
+        return await live.Lists().of(app, {"event": "waiting"}).update_for(session.id, operator)
 
     assert asyncio.run(scenario()) is None

@@ -129,6 +129,21 @@ class Session(BaseModel):
             session.save(only=[cls.last_seen_at, cls.expires_at])
         return session
 
+    @classmethod
+    def _live_staff(cls, now: dt.datetime):
+        return (cls.select().join(User)
+                .where(cls.expires_at > now, User.is_active == True, User.role.in_(list(STAFF_ROLES))))  # noqa: E712
+
+    @classmethod
+    def live_staff_ids(cls) -> set[int]:
+        """The staff sessions live now: a live page of a session not among them is ended."""
+        return {session_id for (session_id,) in cls._live_staff(utcnow()).select(cls.id).tuples()}
+
+    @classmethod
+    def signed_in_staff(cls, now: dt.datetime) -> dict[int, dt.datetime]:
+        """Each active staff user with a live session, and since when: their earliest live session."""
+        return dict(cls._live_staff(now).select(cls.user, pw.fn.MIN(cls.created_at)).group_by(cls.user).tuples())
+
 
 class ApiToken(BaseModel):
     """A bearer token for the JSON API. Shown once when created; only its digest is stored."""

@@ -16,7 +16,7 @@ import collections
 from starlette.concurrency import run_in_threadpool
 
 from .. import i18n
-from ..accounts.models import STAFF_ROLES, Session, User
+from ..accounts.models import Session, User
 from ..calls import service as call_service
 from ..calls.models import OperatorPresence
 from ..db import db, utcnow
@@ -41,10 +41,9 @@ class Snapshot:
             self.now = utcnow()
             self.available = {user_id for (user_id,) in OperatorPresence.select(OperatorPresence.user).where(
                 OperatorPresence.available).tuples()}
-            self.live_sessions = {session_id for (session_id,) in Session.select(Session.id).join(User).where(
-                (Session.expires_at > self.now) & User.is_active & User.role.in_(list(STAFF_ROLES))).tuples()}
+            self.live_sessions = Session.live_staff_ids()
 
-    async def update_for(self, session_id: int, user: User, request) -> str | None:
+    async def update_for(self, session_id: int, user: User) -> str | None:
         """The ``calls`` event for ``user``'s console (offered to them first, then the rest), or None
         when their session was no longer live (signed out, disabled, a password changed elsewhere)."""
         if self._loading is None:
@@ -57,17 +56,18 @@ class Snapshot:
         mine = frozenset(call_id for call_id, offer in self.offers.items() if offer.user_id == user.id)
         key = (user.language, user.id in self.available, mine)
         if (rendering := self._rendering.get(key)) is None:
-            rendering = self._rendering[key] = asyncio.ensure_future(run_in_threadpool(self._render, key, user, request))
+            rendering = self._rendering[key] = asyncio.ensure_future(run_in_threadpool(self._render, key, user))
         return rendering.result() if rendering.done() else await asyncio.shield(rendering)
 
-    def _render(self, key: tuple, user: User, request) -> str:
+    def _render(self, key: tuple, user: User) -> str:
         language, can_take, mine = key
         with i18n.use_locale(language):
             calls = [c for c in self.calls if c.id in mine] + [c for c in self.calls if c.id not in mine]
             # The list shows ``me`` only through the offers: anyone with the same view gets the same bytes.
+            # No request: the bytes go to every console with this view, so nothing of one user's may show.
             html = templates.get_template("console/_waiting.html").render(
                 {"calls": calls, "offers": self.offers, "me": user.id, "now": self.now, "can_take": can_take,
-                 "request": request})
+                 "request": None})
         return streams.event("calls", html)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import peewee as pw
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from ..accounts.models import STAFF_ROLES
 from ..calls import provider, service as call_service
 from ..calls.models import BREAK_REASONS, COMPLETED, REASON_LABELS, Call, OperatorPresence, Transfer
-from ..db import db, utcnow
+from ..db import utcnow
 from ..handover import views as handover_views
 from ..handover.models import HandoverNote
 from ..messages import forms as message_forms, service as message_service, views as message_views
@@ -23,7 +22,7 @@ from ..presence.models import Notice
 from ..tenants import views as firm_views
 from ..tenants.models import Staff, Tenant
 from ..web import streams
-from ..web.auth import row_or_404, session_for, view
+from ..web.auth import row_or_404, stream_session, view
 from ..web.inputs import row_id
 from ..web.templates import render
 from . import live
@@ -234,17 +233,10 @@ def firm_board(request: Request):
     return render(request, "console/_firm_board.html", {"call": call, "firm": call.tenant, **_board_context(call.tenant)})
 
 
-def _stream_session(request: Request):
-    """The session of a staff user's console stream, or None."""
-    with db.connection_context():
-        session = session_for(request)
-        return session if session is not None and session.user.role in STAFF_ROLES else None
-
-
 async def events(request: Request):
     """Server-sent events: the waiting-call list, re-sent whenever a call arrives, is taken or is gone; and
     firm-<id> when a firm changes its in/out board or notices (an open screen pop of that firm refreshes them)."""
-    session = await run_in_threadpool(_stream_session, request)
+    session = await stream_session(request, STAFF_ROLES)
     if session is None:  # anonymous, or a client user: staff areas do not exist for them
         raise HTTPException(404)
     user = session.user
@@ -254,7 +246,7 @@ async def events(request: Request):
     async def fragment(event: dict | None = None) -> str | None:
         # One snapshot per event for every console of this process; the first list of a stream its own.
         snapshot = live.Snapshot(request.app) if event is None else lists.of(request.app, event)
-        return await snapshot.update_for(session.id, user, request)
+        return await snapshot.update_for(session.id, user)
 
     async def stream():
         async with bus.subscribe() as subscription:

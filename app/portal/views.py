@@ -21,7 +21,7 @@ from ..messages.models import Message, MessageRead, MessageVersion
 from ..tenants.labels import CHANNEL_LABELS
 from ..tenants.models import NOISE_CATEGORIES, Staff, Tenant
 from ..web import csrf, streams
-from ..web.auth import safe_next, session_for, stream_user, view
+from ..web.auth import safe_next, session_for, stream_session, view
 from ..web.templates import render, templates
 
 CLIENTS = frozenset({CLIENT})
@@ -187,9 +187,10 @@ def live_row(request: Request, user: User, message_id: int, filters_query) -> st
 async def events(request: Request):
     """Server-sent events for an open inbox: each new message of the firm the view shows, as its
     row, and a count of the firm's new messages (noise left out) for the badge. Client users only."""
-    user = await stream_user(request, CLIENTS)
-    if user is None:
+    session = await stream_session(request, CLIENTS)
+    if session is None:
         raise HTTPException(404)
+    user = session.user
     bus = request.app.state.events
     filters_query = request.query_params
     new = 0

@@ -127,13 +127,14 @@ def _run(handler, request: Request, roles, public: bool) -> Response:
         return handler(request)
 
 
-async def stream_user(request: Request, roles) -> User | None:
-    """For long-lived async handlers (event streams): the logged-in user with one of ``roles``, or None."""
+async def stream_session(request: Request, roles) -> Session | None:
+    """For long-lived async handlers (event streams): the session of a logged-in user with one of
+    ``roles`` (its user read with it), or None."""
 
     def look_up():
         with db.connection_context():
             session = session_for(request)
-            return session.user if session and session.user.role in roles else None
+            return session if session and session.user.role in roles else None
 
     return await run_in_threadpool(look_up)
 
