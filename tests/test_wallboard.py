@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from app.accounts.models import Session
+from app.accounts.models import Session, User
 from app.calls.models import Call, OperatorPresence
 from app.db import utcnow
 from app.messages import forms, service
@@ -51,6 +51,7 @@ def floor(firm_a, firm_b, operator):
 
 
 def test_the_wallboard_shows_waiting_calls_operators_todays_figures_and_each_firm(client, supervisor, floor):
+    User.update(name="佐藤 花子").where(User.id == floor.id).execute()  # named as everywhere else
     log_in(client, supervisor)
     page = client.get("/supervisor/wallboard")
     assert page.status_code == 200
@@ -60,7 +61,7 @@ def test_the_wallboard_shows_waiting_calls_operators_todays_figures_and_each_fir
     assert waiting.index("firm-a") < waiting.index("firm-b")  # longest waiting first
     assert re.search(r'data-waiting-count>\s*2<', html)
     operators = html.split('id="wb-operators"')[1].split("</section>")[0]
-    assert re.search(r'data-state="on_call">\s*<span class="wb-op-name">op</span>', operators)
+    assert re.search(r'data-state="on_call">\s*<span class="wb-op-name">佐藤 花子</span>', operators)
     today = html.split('id="wb-today"')[1].split("</section>")[0]
     # Offered: every call that waited (taken, abandoned, on a call, two waiting) = 5; answered 2 (taken,
     # on a call); abandoned 1, so 1 / 5 = 20 %.
@@ -70,6 +71,41 @@ def test_the_wallboard_shows_waiting_calls_operators_todays_figures_and_each_fir
     firms = text(html.split('id="wb-firms"')[1].split("</section>")[0])
     assert firms.index("firm-a 株式会社") < firms.index("firm-b 株式会社")  # busiest first
     assert "+81" not in text(html)
+
+
+def test_an_operator_signed_in_twice_is_on_the_board_once_on_break_since_the_first_sign_in(
+        operator, alice, supervisor):
+    first, _ = Session.start(operator)
+    Session.update(created_at=utcnow() - dt.timedelta(hours=2)).where(Session.id == first.id).execute()
+    Session.start(operator)  # a second browser, signed in now
+    Session.start(alice)  # a client reading her inbox: not on the operators' board
+    Session.start(supervisor)  # watching, not answering
+
+    rows = wallboard.operators_now(utcnow())
+
+    assert [(r.name, r.state) for r in rows] == [("op@dengon.example", "break")]
+    assert rows[0].since == Session.get_by_id(first.id).created_at
+
+
+def test_open_escalations_are_read_in_one_query_whatever_their_number(settings, operator, firm_a, firm_b):
+    from .test_store_save import queries_of
+
+    for n, firm in enumerate([firm_a, firm_b, None]):
+        call = arrive(f"CA-escalated-{n}")
+        Escalation.create(tenant=firm, call=call, raised_by=operator, reason=f"至急 {n}")
+    html = []
+    queries = queries_of(lambda: html.append(wallboard.render("escalations", wallboard.load({"escalations"}, settings), "ja")))
+    assert len(queries) == 1
+    page = html[0].decode()
+    assert page.count("op@dengon.example") == 3 and "firm-b 株式会社" in page
+    assert page.count('href="/console/calls/') == 3
+
+
+def test_the_resolve_form_posts_only_over_htmx_which_carries_the_csrf_token(client, supervisor, operator, firm_a):
+    Escalation.create(tenant=firm_a, call=arrive("CA-escalated"), raised_by=operator, reason="至急")
+    log_in(client, supervisor)
+    form = re.search(r'<form[^>]*class="inline resolve"[^>]*>', client.get("/supervisor").text).group(0)
+    assert "hx-post=" in form and "method=" not in form and " action=" not in form
 
 
 @pytest.mark.parametrize("path", ["/supervisor/wallboard", "/supervisor/wallboard?tv=1", "/supervisor"])

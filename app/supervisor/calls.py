@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
-from ..accounts.models import ADMIN, SUPERVISOR, User
+from ..accounts.models import MANAGERS, User
 from ..calls import log
 from ..i18n import _
 from ..tenants.models import Tenant
@@ -16,7 +16,6 @@ from ..web.auth import view
 from ..web.inputs import row_id
 from ..web.templates import render
 
-SUPERVISORS = frozenset({ADMIN, SUPERVISOR})
 FILTERS = ("firm", "operator", "kind", "from", "to")
 
 
@@ -36,7 +35,7 @@ def chosen(params, errors: dict) -> tuple[list[Tenant], list[User], Tenant | Non
     return firms, staff, firm, operator
 
 
-@view(roles=SUPERVISORS)
+@view(roles=MANAGERS)
 def call_log(request: Request):
     """Newest first. Days are the chosen firm's, or the service's when every firm is shown."""
     params, errors = request.query_params, {}

@@ -20,11 +20,13 @@ import logging
 from starlette.concurrency import run_in_threadpool
 
 from .. import i18n
-from ..accounts.models import OPERATOR, STAFF_ROLES, Session, User
+from ..accounts.models import OPERATOR, Session, User
 from ..calls.models import REASON_LABELS, Call, OperatorPresence
 from ..db import db, utcnow
 from ..messages.models import Escalation
 from ..stats import figures
+from ..stats.report import SERVICE_LEVEL_TARGET
+from ..web import streams
 from ..web.templates import templates
 
 log = logging.getLogger("dengon.wallboard")
@@ -49,7 +51,6 @@ def changes(topic: str, data: dict) -> set[str]:
 GROUPS = ({"escalations"}, {"waiting"}, {"operators"}, {"today", "firms"})
 BACKLOG = 50  # updates a board may fall behind before it is ended (it reconnects and starts afresh)
 ZONE = figures.DEFAULT_ZONE  # the answering service's day: "today" on the board
-SERVICE_LEVEL_TARGET = 0.8  # the share of calls answered within the threshold a service aims for
 STATE_ORDER = {"on_call": 0, "after_call_work": 1, "available": 2, "break": 3}
 
 
@@ -73,11 +74,10 @@ def operators_now(now: dt.datetime) -> list[OperatorRow]:
     """Everyone signed in who takes calls: every operator, and a supervisor or account manager while
     available or busy with a call. The ones on a call first, then after-call work, available, on
     break; the longest in their state first."""
-    live = {user_id: since for user_id, since in Session.select(Session.user, Session.created_at).where(
-        Session.expires_at > now).tuples()}
+    live = Session.signed_in_staff(now)
     if not live:
         return []
-    users = list(User.select().where(User.id.in_(list(live)) & User.is_active & User.role.in_(list(STAFF_ROLES))))
+    users = list(User.select().where(User.id.in_(list(live))))
     presences = {p.user_id: p for p in OperatorPresence.select().where(OperatorPresence.user.in_([u.id for u in users]))}
     work = OperatorPresence.work(u.id for u in users)
     rows = []
@@ -89,7 +89,7 @@ def operators_now(now: dt.datetime) -> list[OperatorRow]:
         if user.role != OPERATOR and state == "break":
             continue  # a supervisor watching, not answering
         rows.append(OperatorRow(
-            name=user.name or user.email.split("@")[0], state=state, since=since,
+            name=user.label, state=state, since=since,
             reason=REASON_LABELS.get(presence.reason, "") if state == "break" else "",
             break_next=bool(presence.pending_reason) and state in ("on_call", "after_call_work")))
     rows.sort(key=lambda r: (STATE_ORDER[r.state], r.since or now, r.name))
@@ -137,13 +137,7 @@ def render(part: str, data: dict, language: str) -> bytes:
     """One part as a server-sent event (its name is the part's)."""
     with i18n.use_locale(language):
         html = templates.get_template(f"supervisor/_{part}.html").render(data)
-    return ("event: " + part + "\n" + "".join(f"data: {line}\n" for line in html.splitlines()) + "\n").encode()
-
-
-def live_sessions() -> set[int]:
-    """The staff sessions live now (one query for every board)."""
-    return {session_id for (session_id,) in Session.select(Session.id).join(User).where(
-        (Session.expires_at > utcnow()) & User.is_active & User.role.in_(list(STAFF_ROLES))).tuples()}
+    return streams.event(part, html).encode()
 
 
 def page_context(settings) -> dict:
@@ -179,15 +173,23 @@ class Board:
         self.pending.clear()
         self.wakeup.set()
 
-    async def next(self, timeout: float) -> bytes | None:
-        """The next update; None when ended. Raises TimeoutError after ``timeout`` s of quiet."""
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self) -> bytes:
+        """The next update; the iteration stops when the board is ended (as a bus subscription does,
+        so a stream reads a board with ``streams.bus_events``)."""
         while not self.pending:
             if self.ended:
-                return None
+                raise StopAsyncIteration
             self.wakeup.clear()
-            async with asyncio.timeout(timeout):  # no task per update, as wait_for would make
-                await self.wakeup.wait()
+            await self.wakeup.wait()
         return self.pending.popleft()
+
+    async def next(self, timeout: float) -> bytes | None:
+        """The next update; None when ended. Raises TimeoutError after ``timeout`` s of quiet."""
+        async with asyncio.timeout(timeout):  # no task per update, as wait_for would make
+            return await anext(self, None)
 
 
 class Hub:
@@ -282,10 +284,12 @@ class Hub:
         settings = self.app.state.settings
 
         def work() -> tuple[set[int], dict[tuple[str, str], bytes]]:
+            # Rendered inside the connection: a row's template must not open one of its own.
             with db.connection_context():
                 data = load(parts, settings)
-                live = live_sessions()
-            return live, {(part, language): render(part, data, language) for part in parts for language in languages}
+                live = Session.live_staff_ids()
+                return live, {(part, language): render(part, data, language)
+                              for part in parts for language in languages}
 
         live, rendered = await run_in_threadpool(work)
         self.renders += len(rendered)

@@ -4,7 +4,7 @@ and the firm's inbox share this loop; each decides what an event means to its pa
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+from typing import AsyncIterator, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from .auth import session_for
 
 HEARTBEAT_SECONDS = 15
 KEEP_ALIVE = ": keep-alive\n\n"
+T = TypeVar("T")
 
 
 def event(name: str, html: str) -> str:
@@ -29,10 +30,11 @@ def signed_in(request: Request) -> bool:
         return session_for(request, touch=False) is not None
 
 
-async def bus_events(request: Request, subscription) -> AsyncIterator[tuple[str, dict] | None]:
-    """The subscription's events, and None after each HEARTBEAT_SECONDS of quiet (send KEEP_ALIVE).
-    Ends when the user is signed out (asked at every heartbeat) or the subscription ends (the bus
-    stopped, or this stream missed events): the browser reconnects, and a new stream starts afresh."""
+async def bus_events(request: Request, subscription: AsyncIterator[T]) -> AsyncIterator[T | None]:
+    """The subscription's events (a bus subscription's, or a wallboard's updates), and None after each
+    HEARTBEAT_SECONDS of quiet (send KEEP_ALIVE). Ends when the user is signed out (asked at every
+    heartbeat) or the subscription ends (the bus stopped, or this stream missed events): the browser
+    reconnects, and a new stream starts afresh."""
     while True:
         try:
             # asyncio.timeout, not wait_for: no task per event for each of hundreds of open streams.
