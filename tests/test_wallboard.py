@@ -305,3 +305,31 @@ def test_a_board_whose_supervisor_was_disabled_gets_not_one_more_update(app, sup
 
     gone, colleagues = run(app, scenario)
     assert gone is None and "firm-a 株式会社" in colleagues
+
+
+def test_a_quiet_wallboard_stream_ends_at_the_next_heartbeat_once_its_supervisor_is_signed_out(
+        app, supervisor, monkeypatch):
+    from itsdangerous import Signer
+    from starlette.requests import Request
+
+    from app.supervisor import views
+    from app.web import streams
+    from app.web.csrf import SESSION_COOKIE
+
+    monkeypatch.setattr(streams, "HEARTBEAT_SECONDS", 0.2)
+    session, token = Session.start(supervisor)
+    signed = Signer(app.state.settings.SECRET_KEY, salt="dengon.session").sign(token).decode()
+    request = Request({"type": "http", "app": app, "method": "GET", "path": "/supervisor/events",
+                       "query_string": b"parts=escalations", "headers": [(b"cookie", f"{SESSION_COOKIE}={signed}".encode())]})
+
+    async def scenario(hub):
+        chunks = (await views.events(request)).body_iterator
+        sent = []
+        while streams.KEEP_ALIVE not in sent:  # the board's parts, then quiet: a heartbeat
+            sent.append(await anext(chunks))
+        await asyncio.to_thread(lambda: Session.delete_by_id(session.id))  # signed out elsewhere
+        return sent, [chunk async for chunk in chunks]
+
+    sent, after = run(app, scenario)
+    assert any(isinstance(c, bytes) and c.startswith(b"event: escalations") for c in sent)
+    assert after == []
