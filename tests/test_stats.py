@@ -218,6 +218,21 @@ def test_the_api_gives_what_figures_gives(client, day, supervisor):
     assert everyone["intervals"][0] == {"start": "2026-11-01T00:00:00+09:00", **ALL}
 
 
+def test_the_api_names_the_whole_intervals_it_counted_not_only_the_period_asked(client, day, supervisor):
+    firm_a = day[0]
+    since, until = DAY + dt.timedelta(hours=9, minutes=10), DAY + dt.timedelta(hours=9, minutes=50)
+    body = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat(),
+                interval="1h").json()
+    # 09:10–09:50 by the hour is the hour 09:00–10:00: A1 (09:05) counts, and the answer says so.
+    assert (body["since"], body["until"]) == ("2026-11-01T09:00:00+09:00", "2026-11-01T10:00:00+09:00")
+    assert body["totals"] == figures(DAY + dt.timedelta(hours=9), DAY + dt.timedelta(hours=10), tenant=firm_a).totals
+    days = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat(),
+                interval="1d").json()
+    assert (days["since"], days["until"]) == ("2026-11-01T00:00:00+09:00", "2026-11-02T00:00:00+09:00")
+    plain = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat()).json()
+    assert (plain["since"], plain["until"]) == (since.isoformat(), until.isoformat())
+
+
 def test_a_firm_reads_its_own_figures_and_no_other_firms(client, day, alice, charlie):
     own = _get(client, alice, since=DAY.isoformat(), until=NEXT.isoformat())
     assert own.status_code == 200 and own.json()["totals"] == FIRM_A and own.json()["tenant"] == "firm-a"

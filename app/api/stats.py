@@ -72,7 +72,8 @@ def get_stats(request: Request, user: User, body) -> Response:
                                service_level=request.app.state.settings.service_level_seconds)
         return JSONResponse({
             "tenant": tenant.slug if tenant is not None else None,
-            "since": since.astimezone(zone).isoformat(), "until": until.astimezone(zone).isoformat(),
+            # The period counted: with an interval, widened to whole intervals.
+            "since": result.since.astimezone(zone).isoformat(), "until": result.until.astimezone(zone).isoformat(),
             "totals": result.totals,
             "intervals": [{**row, "start": row["start"].isoformat()} for row in result.intervals],
         })

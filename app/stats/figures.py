@@ -33,6 +33,9 @@ UTC = dt.timezone.utc
 class Figures:
     totals: dict
     intervals: list[dict] = field(default_factory=list)  # each {"start": aware datetime, **KEYS}
+    # The period counted, in UTC: the one asked for, or with an interval widened to whole intervals.
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
 def finish(s: dict) -> dict:
@@ -184,10 +187,10 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     if interval is None:
         sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
                      service_level=service_level, fresh=fresh).get(None, zero())
-        return Figures(finish(sums), [])
+        return Figures(finish(sums), [], since, until)
     bounds = starts(since, until, interval, zone)
     if not bounds:
-        return Figures(finish(zero()), [])
+        return Figures(finish(zero()), [], since, until)
     if interval == "1d":
         wanted = [b.astimezone(zone).date() for b in bounds]
         first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
@@ -203,17 +206,19 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
                                                raw, operator_id, service_level).items():
                     add(found.setdefault(day, zero()), sums)
         keyed = [found.get(day, zero()) for day in wanted]
+        end = midnight(last, zone)
     else:
         step = int(INTERVALS[interval].total_seconds())
         found = aggregate(bounds[0], bounds[-1] + INTERVALS[interval], tenant_ids=[tenant.id] if tenant else None,
                           operator_id=operator_id, group=("bucket", bounds[0], step), service_level=service_level)
         # Fixed-length intervals from an aligned start stay aligned (zones move by whole hours).
         keyed = [found.get(i, zero()) for i in range(len(bounds))]
+        end = bounds[-1] + INTERVALS[interval]
     totals, rows = zero(), []
     for start, sums in zip(bounds, keyed):
         add(totals, sums)
         rows.append({"start": start.astimezone(zone), **finish(sums)})
-    return Figures(finish(totals), rows)
+    return Figures(finish(totals), rows, bounds[0], end)
 
 
 def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int,
