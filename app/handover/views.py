@@ -47,7 +47,9 @@ def _errors(text: str, expires_text: str, firm_text: str, now: dt.datetime):
     elif len(text) > MAX_TEXT:
         errors["text"] = _("At most {n} characters.").format(n=MAX_TEXT)
     try:
-        expires_at = dt.datetime.fromisoformat(expires_text.strip()).replace(tzinfo=ZONE)
+        expires_at = dt.datetime.fromisoformat(expires_text.strip())
+        if expires_at.tzinfo is None:  # typed in the service's clock; a given offset stands
+            expires_at = expires_at.replace(tzinfo=ZONE)
     except ValueError:
         errors["expires_at"] = _("Expected a date and time.")
     else:
