@@ -18,14 +18,15 @@ import peewee as pw
 
 from ..accounts.models import STAFF_ROLES, User
 from ..tenants.models import Tenant
+from ..days import SERVICE_ZONE, midnight
 from . import rollup
-from .rollup import SUMS, StatsDay, add, aggregate, midnight, zero
+from .rollup import SUMS, StatsDay, add, aggregate, zero
 
 KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
 INTERVALS = {"15m": dt.timedelta(minutes=15), "30m": dt.timedelta(minutes=30), "1h": dt.timedelta(hours=1),
              "1d": None}  # a day is a local day: 23, 24 or 25 hours
-DEFAULT_ZONE = rollup.DEFAULT_ZONE
+DEFAULT_ZONE = SERVICE_ZONE  # of all firms together
 UTC = dt.timezone.utc
 
 
