@@ -233,6 +233,16 @@ def test_the_api_names_the_whole_intervals_it_counted_not_only_the_period_asked(
     assert (plain["since"], plain["until"]) == (since.isoformat(), until.isoformat())
 
 
+def test_the_service_level_is_the_apps_setting_even_when_the_day_rows_were_made_with_another(
+        client, day, supervisor):
+    firm_a = day[0]
+    rollup.refresh(SL)  # a worker still at 20 s
+    client.app.state.settings = client.app.state.settings.replace(SERVICE_LEVEL_SECONDS="30")
+    body = _get(client, supervisor, tenant="firm-a", since=DAY.isoformat(), until=NEXT.isoformat()).json()
+    assert body["totals"]["service_level"] == round(5 / 7, 4)  # A2's 25 s wait is within 30 s
+    assert body["totals"] == stats.figures(DAY, NEXT, tenant=firm_a, service_level=30, rollup_days=False).totals
+
+
 def test_a_firm_reads_its_own_figures_and_no_other_firms(client, day, alice, charlie):
     own = _get(client, alice, since=DAY.isoformat(), until=NEXT.isoformat())
     assert own.status_code == 200 and own.json()["totals"] == FIRM_A and own.json()["tenant"] == "firm-a"
