@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from ..calls.models import ABANDONED, BLOCKED, VOICEMAIL
-from ..days import SERVICE_ZONE, midnight  # noqa: F401 (midnight: the benches read it here)
+from ..days import SERVICE_ZONE, midnight
 from ..db import BaseModel, UTCDateTimeField, db, is_postgres, read_then_write
 from ..messages.forms import NOISE_CATEGORIES
 from ..tenants.models import Tenant
