@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from ..accounts.models import STAFF_ROLES, User
-from ..tenants.models import Tenant
 from ..days import SERVICE_ZONE, midnight
+from ..tenants.models import Tenant
 from . import rollup
 from .rollup import SUMS, StatsDay, add, aggregate, zero
 
@@ -198,7 +198,7 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
         found = {}
         for group_zone, ids in _groups(tenant).items():  # each firm's own local days
             kept = [t for t in ids if t in fresh] if fresh is not None else []
-            raw = [t for t in ids if t not in kept] if kept else ids
+            raw = [t for t in ids if t not in fresh] if kept else ids
             if kept:
                 for day, sums in _day_rows(first, last, kept, StatsDay.day).items():
                     add(found.setdefault(day, zero()), sums)
