@@ -185,16 +185,6 @@ def load(environ: dict[str, str] | None = None, *, var_dir: Path | None = None) 
     return Settings(values)
 
 
-def one(name: str, environ: dict[str, str] | None = None) -> str | None:
-    """One setting's value, checked, without the rest (for code that has no Settings at hand)."""
-    environ = os.environ if environ is None else environ
-    setting = next(s for s in SETTINGS if s.name == name)
-    raw = environ.get(name, "").strip()
-    if raw and setting.check and (expected := setting.check(raw)):
-        raise SettingsError(f"{name}={raw!r}: expected {expected}")
-    return raw or setting.default
-
-
 def _stored_secret(var_dir: Path) -> str:
     """The generated secret key, created once so sessions survive restarts."""
     path = var_dir / "secret_key"

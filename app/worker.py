@@ -85,7 +85,8 @@ def qa_sample() -> None:
 
 @huey.periodic_task(crontab())  # every minute
 def refresh_figures() -> None:
-    """Bring the figures' day rows up to date, so that no reader has much to recompute (stats/rollup.py)."""
+    """Bring the figures' day rows up to date (stats/rollup.py): rebuild the firms that need it (readers
+    never do) and take the notes in, so that no reader has much to recompute."""
     from .stats import rollup
 
     settings = settings_module.load()

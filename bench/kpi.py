@@ -34,6 +34,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from app import db, settings as settings_module  # noqa: E402
 from app.accounts import service as accounts  # noqa: E402
+from app import days  # noqa: E402
 from app.stats import figures as stats, rollup  # noqa: E402
 from app.tenants.models import Tenant  # noqa: E402
 
@@ -67,7 +68,7 @@ def main() -> int:
             firm_ids = [t for (t,) in Tenant.select(Tenant.id).where(Tenant.slug.startswith("bench-"))
                         .order_by(Tenant.slug).tuples()]
             now = dt.datetime.now(dt.timezone.utc)
-            today = rollup.midnight(now.astimezone(JST).date(), JST)
+            today = days.midnight(now.astimezone(JST).date(), JST)
             loader.triggers(False)
             took = loader.load(args.calls, today - loader.HISTORY, loader.HISTORY + dt.timedelta(hours=12),
                                firm_ids, ops, rng, "CA")
@@ -81,8 +82,8 @@ def main() -> int:
         week_ago = local_today - dt.timedelta(days=6)
         first_of_month = local_today.replace(day=1)
         tomorrow = today + dt.timedelta(days=1)
-        month_start = rollup.midnight(first_of_month, JST)
-        week_start = rollup.midnight(week_ago, JST)
+        month_start = days.midnight(first_of_month, JST)
+        week_start = days.midnight(week_ago, JST)
 
         def quiet(fn):
             def run():

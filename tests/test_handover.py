@@ -102,6 +102,17 @@ def test_a_note_needs_text_and_an_expiry_later_than_now_and_within_a_month(clien
     assert HandoverNote.select().count() == 0
 
 
+def test_an_expiry_sent_with_its_own_offset_keeps_it(client, operator):
+    log_in(client, operator)
+    token = csrf_token(client, "/handover")
+    expires = (utcnow() + dt.timedelta(hours=3)).replace(second=0, microsecond=0)
+    typed = expires.astimezone(dt.timezone(dt.timedelta(hours=-5))).isoformat()  # 3 hours ahead, in New York's winter
+    response = client.post("/handover", data={"csrf_token": token, "text": "明日の件", "expires_at": typed},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    assert HandoverNote.get().expires_at == expires
+
+
 def test_expired_and_withdrawn_notes_are_no_longer_shown(client, operator, supervisor, firm_a):
     expired = _note(supervisor, "期限切れのお知らせ", hours=1)
     HandoverNote.update(expires_at=utcnow() - dt.timedelta(minutes=1)).where(HandoverNote.id == expired.id).execute()

@@ -290,3 +290,31 @@ def test_a_csv_of_a_table_the_page_does_not_have_is_refused(client, supervisor, 
     client.cookies.clear()
     log_in(client, operator)
     assert client.get("/console/stats.csv", params={**DAY, "table": "operators"}).status_code == 422
+
+
+def test_the_figures_page_names_the_zone_its_times_are_in_in_words_people_read(client, supervisor, firm_a):
+    from app.tenants import store
+
+    from .conftest import minimal_config
+
+    store.import_config(minimal_config("firm-ny", "011-555-6666", timezone="America/New_York"))
+    log_in(client, supervisor)
+    page = client.get("/supervisor/stats", params={**DAY, "firm": "firm-a"}).text
+    assert "日本時間" in page and "Asia/Tokyo" not in page
+    assert "America/New_York" in client.get("/supervisor/stats", params={**DAY, "firm": "firm-ny"}).text
+    supervisor.language = "en"
+    supervisor.save()
+    assert "Times in Japan time" in client.get("/supervisor/stats", params=DAY).text
+    calls = client.get("/supervisor/calls").text
+    assert "days of the filter in Japan time" in calls and "Asia/Tokyo" not in calls
+
+
+def test_a_firm_named_like_a_formula_is_plain_text_in_the_figures_csv_as_in_the_messages_csv(
+        client, supervisor, seeded_day):
+    from app.tenants.models import Tenant
+
+    Tenant.update(name="=HYPERLINK(\"http://evil.example\")").where(Tenant.slug == "firm-a").execute()
+    log_in(client, supervisor)
+    response = client.get("/supervisor/stats.csv", params={**DAY, "table": "firms"})
+    assert b"\r\n" in response.content and b"\n" not in response.content.replace(b"\r\n", b"")  # CRLF for Excel
+    assert "'=HYPERLINK(\"http://evil.example\")" in {r[0] for r in read_csv(response)}

@@ -10,7 +10,8 @@ import pytest
 from app.calls.models import ABANDONED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, Call
 from app.messages.models import Message
 from app.stats import figures as stats
-from app.stats.rollup import StatsDay, StatsDirty
+from app.stats import rollup
+from app.stats.rollup import StatsDay, StatsDirty, StatsFirm
 from app.tenants import store
 from app.tenants.models import Tenant
 
@@ -217,6 +218,31 @@ def test_the_api_gives_what_figures_gives(client, day, supervisor):
     assert everyone["intervals"][0] == {"start": "2026-11-01T00:00:00+09:00", **ALL}
 
 
+def test_the_api_names_the_whole_intervals_it_counted_not_only_the_period_asked(client, day, supervisor):
+    firm_a = day[0]
+    since, until = DAY + dt.timedelta(hours=9, minutes=10), DAY + dt.timedelta(hours=9, minutes=50)
+    body = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat(),
+                interval="1h").json()
+    # 09:10–09:50 by the hour is the hour 09:00–10:00: A1 (09:05) counts, and the answer says so.
+    assert (body["since"], body["until"]) == ("2026-11-01T09:00:00+09:00", "2026-11-01T10:00:00+09:00")
+    assert body["totals"] == figures(DAY + dt.timedelta(hours=9), DAY + dt.timedelta(hours=10), tenant=firm_a).totals
+    days = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat(),
+                interval="1d").json()
+    assert (days["since"], days["until"]) == ("2026-11-01T00:00:00+09:00", "2026-11-02T00:00:00+09:00")
+    plain = _get(client, supervisor, tenant="firm-a", since=since.isoformat(), until=until.isoformat()).json()
+    assert (plain["since"], plain["until"]) == (since.isoformat(), until.isoformat())
+
+
+def test_the_service_level_is_the_apps_setting_even_when_the_day_rows_were_made_with_another(
+        client, day, supervisor):
+    firm_a = day[0]
+    rollup.refresh(SL)  # a worker still at 20 s
+    client.app.state.settings = client.app.state.settings.replace(SERVICE_LEVEL_SECONDS="30")
+    body = _get(client, supervisor, tenant="firm-a", since=DAY.isoformat(), until=NEXT.isoformat()).json()
+    assert body["totals"]["service_level"] == round(5 / 7, 4)  # A2's 25 s wait is within 30 s
+    assert body["totals"] == stats.figures(DAY, NEXT, tenant=firm_a, service_level=30, rollup_days=False).totals
+
+
 def test_a_firm_reads_its_own_figures_and_no_other_firms(client, day, alice, charlie):
     own = _get(client, alice, since=DAY.isoformat(), until=NEXT.isoformat())
     assert own.status_code == 200 and own.json()["totals"] == FIRM_A and own.json()["tenant"] == "firm-a"
@@ -252,6 +278,7 @@ def test_an_operator_is_named_by_id_or_email(client, day, supervisor):
 # --- the day rows (stats/rollup.py) against the calls and messages themselves ----------------------
 
 def _both(*args, **kwargs):
+    rollup.refresh(SL)  # the worker's minute: firms new or moved get their day rows
     kept = figures(*args, **kwargs)
     raw = figures(*args, rollup_days=False, **kwargs)
     assert kept == raw
@@ -296,6 +323,35 @@ def test_the_day_rows_follow_every_change_to_calls_and_messages(day, admin):
     Tenant.update(timezone="Asia/Tokyo").where(Tenant.id == ny.id).execute()
     ny = Tenant.get_by_id(ny.id)
     assert _both(DAY, NEXT, tenant=ny, interval="1d").totals["offered"] == 2
+
+
+def test_a_reader_never_rebuilds_a_firm_it_reads_the_firms_calls_until_the_worker_has(day):
+    firm_a, ny, op1, _op2 = day
+    week = (DAY - dt.timedelta(days=3), NEXT + dt.timedelta(days=3))
+    raw = [figures(*week, tenant=t, interval="1d", rollup_days=False) for t in (None, firm_a, ny)]
+    # No firm has day rows yet (just deployed): readers get the exact figures and make none.
+    assert [figures(*week, tenant=t, interval="1d") for t in (None, firm_a, ny)] == raw
+    assert StatsDay.select().count() == 0 and StatsFirm.select().count() == 0
+    rollup.refresh(SL)
+    assert StatsFirm.select().count() == 3  # A, NY and unknown numbers, each rebuilt on its own
+    # A change is taken in by the next reader (its note), without a rebuild.
+    Call.update(status=ABANDONED).where(Call.sid == "A1").execute()
+    assert StatsDirty.select().count() > 0
+    after = figures(*week, tenant=firm_a)
+    assert after == figures(*week, tenant=firm_a, rollup_days=False)
+    assert after.totals["abandoned"] == FIRM_A["abandoned"] + 1 and StatsDirty.select().count() == 0
+    # NY moves to Tokyo's zone: readers read NY from its calls, and leave its old rows to the worker.
+    Tenant.update(timezone="Asia/Tokyo").where(Tenant.id == ny.id).execute()
+    ny = Tenant.get_by_id(ny.id)
+    before = StatsFirm.get(StatsFirm.tenant_id == ny.id).timezone
+    assert figures(*week, tenant=ny, interval="1d") == figures(*week, tenant=ny, interval="1d", rollup_days=False)
+    assert figures(*week, interval="1d") == figures(*week, interval="1d", rollup_days=False)
+    assert StatsFirm.get(StatsFirm.tenant_id == ny.id).timezone == before == "America/New_York"
+    rollup.refresh(SL)
+    assert StatsFirm.get(StatsFirm.tenant_id == ny.id).timezone == "Asia/Tokyo"
+    assert figures(*week, interval="1d") == figures(*week, interval="1d", rollup_days=False)
+    # Another service level than the rows': read from the calls, exactly.
+    assert stats.figures(*week, service_level=5) == stats.figures(*week, service_level=5, rollup_days=False)
 
 
 def test_a_call_that_only_connects_audio_or_a_message_handled_writes_no_note(day):

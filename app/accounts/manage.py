@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from .. import i18n
 from ..audit import AuditEntry
+from ..days import SERVICE_ZONE
 from ..db import db, utcnow
 from ..delivery import channels
 from ..i18n import _
@@ -162,7 +163,7 @@ def _mail(sent: Sent, actor: User) -> channels.Outgoing:
         context = {"firm": tenant or {"language": user.language, "name": "Dengon"}, "user": user,
                    "welcome": reset.kind == PasswordReset.WELCOME, "manager": actor.name or actor.email,
                    "role": _(ROLE_LABELS[user.role]), "link": sent.link, "expires_at": reset.expires_at,
-                   "zone": tenant.timezone if tenant else "Asia/Tokyo"}
+                   "zone": tenant.timezone if tenant else SERVICE_ZONE.key}
         subject = env.get_template("password_subject.txt").render(context).strip()
         text = env.get_template("password_email.txt").render(context)
         html = env.get_template("password_email.html").render(context)

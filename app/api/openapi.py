@@ -613,7 +613,11 @@ def _stats_paths(time: dict) -> dict:
         ],
         "responses": {
             "200": _json("The figures", {"type": "object", "required": ["totals", "intervals"], "properties": {
-                "tenant": {"type": ["string", "null"]}, "since": time, "until": time,
+                "tenant": {"type": ["string", "null"]},
+                "since": {**time, "description": "The start of the period counted: with an interval, the start "
+                                                 "of the interval since falls in."},
+                "until": {**time, "description": "The end of the period counted (not included): with an "
+                                                 "interval, the end of the interval until reaches into."},
                 "totals": _ref("Figures"),
                 "intervals": {"type": "array", "items": {"allOf": [_ref("Figures"), {
                     "type": "object", "required": ["start"], "properties": {"start": time}}]}}}}),

@@ -7,6 +7,7 @@ import datetime as dt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .. import days
 from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
 from ..i18n import _
 from ..stats import figures as stats
@@ -48,14 +49,14 @@ def get_stats(request: Request, user: User, body) -> Response:
     if interval is not None and interval not in stats.INTERVALS:
         errors["interval"] = _("Expected one of: {options}.").format(options=", ".join(stats.INTERVALS))
         interval = None
-    zone = tenant.zone if tenant is not None else stats.DEFAULT_ZONE
+    zone = tenant.zone if tenant is not None else days.SERVICE_ZONE
     since, until = _parse_time(params, "since", errors), _parse_time(params, "until", errors)
     # Without a period: today, in the firm's zone (Japan's for all firms).
-    today = dt.datetime.now(zone).date()
+    today = days.today(dt.datetime.now(days.UTC), zone)
     if since is None and "since" not in errors:
-        since = stats.midnight(today, zone)
+        since = today[0]
     if until is None and "until" not in errors:
-        until = stats.midnight(today + dt.timedelta(days=1), zone)
+        until = today[1]
     if since is not None and until is not None:
         if until <= since:
             errors["until"] = _("Expected a time after since.")
@@ -72,7 +73,8 @@ def get_stats(request: Request, user: User, body) -> Response:
                                service_level=request.app.state.settings.service_level_seconds)
         return JSONResponse({
             "tenant": tenant.slug if tenant is not None else None,
-            "since": since.astimezone(zone).isoformat(), "until": until.astimezone(zone).isoformat(),
+            # The period counted: with an interval, widened to whole intervals.
+            "since": result.since.astimezone(zone).isoformat(), "until": result.until.astimezone(zone).isoformat(),
             "totals": result.totals,
             "intervals": [{**row, "start": row["start"].isoformat()} for row in result.intervals],
         })

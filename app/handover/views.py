@@ -4,13 +4,13 @@ starting (the console), read receipts for supervisors."""
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from ..accounts.models import MANAGERS, OPERATOR, STAFF_ROLES, SUPERVISOR, User
+from ..days import SERVICE_ZONE
 from ..db import utcnow
 from ..i18n import _
 from ..tenants.models import Tenant
@@ -19,7 +19,7 @@ from ..web.inputs import row_id
 from ..web.templates import render
 from .models import MAX_DAYS, MAX_TEXT, HandoverNote, HandoverRead
 
-ZONE = ZoneInfo("Asia/Tokyo")  # the service's shifts; a note's expiry is typed in its clock
+ZONE = SERVICE_ZONE  # the service's shifts; a note's expiry is typed in its clock
 DEFAULT_HOURS = 24
 
 
@@ -47,7 +47,9 @@ def _errors(text: str, expires_text: str, firm_text: str, now: dt.datetime):
     elif len(text) > MAX_TEXT:
         errors["text"] = _("At most {n} characters.").format(n=MAX_TEXT)
     try:
-        expires_at = dt.datetime.fromisoformat(expires_text.strip()).replace(tzinfo=ZONE)
+        expires_at = dt.datetime.fromisoformat(expires_text.strip())
+        if expires_at.tzinfo is None:  # typed in the service's clock; a given offset stands
+            expires_at = expires_at.replace(tzinfo=ZONE)
     except ValueError:
         errors["expires_at"] = _("Expected a date and time.")
     else:

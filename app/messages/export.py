@@ -28,6 +28,14 @@ def cell(value) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def csv_lines(rows, *, first: bool = False) -> bytes:
+    """Rows as CSV lines Excel reads: CRLF, every cell made safe; ``first``: the file's start, with
+    the byte-order mark."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows([[cell(v) for v in row] for row in rows])
+    return ((BOM if first else "") + buffer.getvalue()).encode("utf-8")
+
+
 class Writer:
     """The columns for the messages of ``tenants`` (several only for staff), then one row per message."""
 
@@ -78,21 +86,16 @@ class Writer:
                 _("Handled") if m.handled else _("Not handled"), m.handled_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if m.handled_at else "",
                 m.handled_note, names.get(m.taken_by_id, _("Voicemail") if m.source == "voicemail" else "")]
 
-    def _lines(self, rows: list[list[str]]) -> bytes:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerows([[cell(v) for v in r] for r in rows])
-        return buffer.getvalue().encode("utf-8")
-
     def stream(self, query: pw.ModelSelect) -> Iterator[bytes]:
         """The file, a page of messages at a time (every page of ``query``, newest first)."""
-        yield BOM.encode("utf-8") + self._lines([self.header()])
+        yield csv_lines([self.header()], first=True)
 
         def page(messages: list[Message]) -> bytes:
             ids = {m.taken_by_id for m in messages if m.taken_by_id}
             names = {u.id: u.name or u.email for u in User.select(User.id, User.name, User.email)
                      .where(User.id.in_(ids))} if ids else {}
             with i18n.use_locale(self.locale):
-                return self._lines([self.row(m, names) for m in messages])
+                return csv_lines([self.row(m, names) for m in messages])
 
         yield from inbox.every(query, page)
 

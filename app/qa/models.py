@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from zoneinfo import ZoneInfo
 
 import peewee as pw
 
 from ..accounts.models import User
+from ..days import SERVICE_ZONE, day_bounds
 from ..db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from ..i18n import N_
 from ..messages.models import OPERATOR, Message
@@ -26,7 +26,7 @@ PASS, FAIL, NA = "pass", "fail", "na"
 OUTCOMES = {PASS: N_("Pass"), FAIL: N_("Fail"), NA: N_("n/a")}
 
 # The service's week runs Monday to Sunday in Japan, like its shifts.
-ZONE = ZoneInfo("Asia/Tokyo")
+ZONE = SERVICE_ZONE
 DEFAULT_SAMPLE_SIZE = 5
 MAX_SAMPLE_SIZE = 100
 MAX_COMMENT = 2000
@@ -40,8 +40,7 @@ def week_of(at: dt.datetime) -> dt.date:
 
 
 def week_bounds(monday: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime.combine(monday, dt.time(0), tzinfo=ZONE)
-    return start, start + dt.timedelta(days=7)
+    return day_bounds(monday, monday + dt.timedelta(days=6), ZONE)
 
 
 def score_of(checks: dict[str, str]) -> int | None:

@@ -10,7 +10,6 @@ Whole local days come from the day rows (stats/rollup.py), the rest from the cal
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -18,15 +17,16 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from ..accounts.models import STAFF_ROLES, User
+from ..days import SERVICE_ZONE, midnight
 from ..tenants.models import Tenant
 from . import rollup
-from .rollup import SUMS, StatsDay, add, aggregate, midnight, zero
+from .rollup import SUMS, StatsDay, add, aggregate, zero
 
 KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
 INTERVALS = {"15m": dt.timedelta(minutes=15), "30m": dt.timedelta(minutes=30), "1h": dt.timedelta(hours=1),
              "1d": None}  # a day is a local day: 23, 24 or 25 hours
-DEFAULT_ZONE = rollup.DEFAULT_ZONE
+DEFAULT_ZONE = SERVICE_ZONE  # of all firms together
 UTC = dt.timezone.utc
 
 
@@ -34,13 +34,9 @@ UTC = dt.timezone.utc
 class Figures:
     totals: dict
     intervals: list[dict] = field(default_factory=list)  # each {"start": aware datetime, **KEYS}
-
-
-@functools.lru_cache(maxsize=1)
-def _default_service_level() -> int:
-    from .. import settings
-
-    return int(settings.one("SERVICE_LEVEL_SECONDS"))
+    # The period counted, in UTC: the one asked for, or with an interval widened to whole intervals.
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
 def finish(s: dict) -> dict:
@@ -133,26 +129,27 @@ def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int] | None, by) -
 
 
 def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, operator_id: int | None,
-          group: str | None, service_level: int, days: bool) -> dict:
-    """Sums over exactly [since, until) by None or "tenant": from the day rows for each firm's whole
-    local days (``days``), from the calls and messages for the rest."""
+          group: str | None, service_level: int, fresh: set[int] | None) -> dict:
+    """Sums over exactly [since, until) by None or "tenant": from the day rows for the whole local days
+    of the firms in ``fresh`` (None: no day rows), from the calls and messages for the rest."""
     tenant_ids = [tenant.id] if tenant is not None else None
-    if not days:
+    if fresh is None:
         return aggregate(since, until, tenant_ids=tenant_ids, operator_id=operator_id, group=group,
                          service_level=service_level)
     out: dict = {}
     for zone, ids in _groups(tenant).items():
-        whole = _whole_days(since, until, zone)
-        if whole is None:
-            parts = [(since, until)]
-        else:
-            parts = [(since, midnight(whole[0], zone)), (midnight(whole[1], zone), until)]
+        kept, raw = [t for t in ids if t in fresh], [t for t in ids if t not in fresh]
+        whole = _whole_days(since, until, zone) if kept else None
+        parts = [(since, until, ids)] if whole is None else [
+            (since, midnight(whole[0], zone), kept), (midnight(whole[1], zone), until, kept), (since, until, raw)]
+        if whole is not None:
             by = StatsDay.tenant_id if group == "tenant" else None
-            for key, sums in _day_rows(*whole, ids, by).items():
+            for key, sums in _day_rows(*whole, kept, by).items():
                 add(out.setdefault(key, zero()), sums)
-        for lo, hi in parts:
-            if lo < hi:
-                for key, sums in aggregate(lo, hi, tenant_ids=ids, group=group, service_level=service_level).items():
+        for lo, hi, part_ids in parts:
+            if lo < hi and part_ids:
+                for key, sums in aggregate(lo, hi, tenant_ids=part_ids, group=group,
+                                           service_level=service_level).items():
                     add(out.setdefault(key, zero()), sums)
     return out
 
@@ -170,7 +167,7 @@ def _by_local_day(lo: dt.datetime, hi: dt.datetime, zone: ZoneInfo, tenant_ids, 
 
 def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None, operator: User | None = None,
             interval: str | None = None, zone: ZoneInfo | None = None,
-            service_level: int | None = None, rollup_days: bool = True) -> Figures:
+            service_level: int, rollup_days: bool = True) -> Figures:
     """The figures of calls arrived (and messages taken) in [since, until): of one firm or of all
     (unknown numbers' calls included), of one operator's calls and messages or everyone's.
 
@@ -185,64 +182,61 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     if interval is not None and interval not in INTERVALS:
         raise ValueError(f"interval: one of {', '.join(INTERVALS)}")
     zone = tenant.zone if tenant is not None else (zone or DEFAULT_ZONE)
-    default_sl = _default_service_level()
-    service_level = default_sl if service_level is None else service_level
     operator_id = operator.id if operator is not None else None
-    # The day rows hold every operator's calls at the configured service level.
-    days = rollup_days and operator is None and service_level == default_sl
-    if days:
-        rollup.refresh(service_level)
+    # The day rows hold every operator's calls, of the firms the worker has made them for.
+    fresh = rollup.current(service_level)[0] if rollup_days and operator is None else None
     if interval is None:
         sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
-                     service_level=service_level, days=days).get(None, zero())
-        return Figures(finish(sums), [])
+                     service_level=service_level, fresh=fresh).get(None, zero())
+        return Figures(finish(sums), [], since, until)
     bounds = starts(since, until, interval, zone)
     if not bounds:
-        return Figures(finish(zero()), [])
+        return Figures(finish(zero()), [], since, until)
     if interval == "1d":
         wanted = [b.astimezone(zone).date() for b in bounds]
         first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
-        if days:  # each firm's own local days are what the rows hold
-            found = _day_rows(first, last, [tenant.id] if tenant is not None else None, StatsDay.day)
-        else:
-            found = {}
-            for group_zone, ids in _groups(tenant).items():
+        found = {}
+        for group_zone, ids in _groups(tenant).items():  # each firm's own local days
+            kept = [t for t in ids if t in fresh] if fresh is not None else []
+            raw = [t for t in ids if t not in fresh] if kept else ids
+            if kept:
+                for day, sums in _day_rows(first, last, kept, StatsDay.day).items():
+                    add(found.setdefault(day, zero()), sums)
+            if raw:
                 for day, sums in _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone,
-                                               ids, operator_id, service_level).items():
+                                               raw, operator_id, service_level).items():
                     add(found.setdefault(day, zero()), sums)
         keyed = [found.get(day, zero()) for day in wanted]
+        end = midnight(last, zone)
     else:
         step = int(INTERVALS[interval].total_seconds())
         found = aggregate(bounds[0], bounds[-1] + INTERVALS[interval], tenant_ids=[tenant.id] if tenant else None,
                           operator_id=operator_id, group=("bucket", bounds[0], step), service_level=service_level)
         # Fixed-length intervals from an aligned start stay aligned (zones move by whole hours).
         keyed = [found.get(i, zero()) for i in range(len(bounds))]
+        end = bounds[-1] + INTERVALS[interval]
     totals, rows = zero(), []
     for start, sums in zip(bounds, keyed):
         add(totals, sums)
         rows.append({"start": start.astimezone(zone), **finish(sums)})
-    return Figures(finish(totals), rows)
+    return Figures(finish(totals), rows, bounds[0], end)
 
 
-def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int | None = None,
+def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int,
               rollup_days: bool = True) -> list[tuple[Tenant, dict]]:
     """Every firm's totals over [since, until), in the order firms are listed (zero for a quiet firm)."""
     since, until = _aware(since), _aware(until)
-    default_sl = _default_service_level()
-    service_level = default_sl if service_level is None else service_level
-    days = rollup_days and service_level == default_sl
-    if days:
-        rollup.refresh(service_level)
-    found = _sums(since, until, tenant=None, operator_id=None, group="tenant", service_level=service_level, days=days)
+    fresh = rollup.current(service_level)[0] if rollup_days else None
+    found = _sums(since, until, tenant=None, operator_id=None, group="tenant", service_level=service_level,
+                  fresh=fresh)
     return [(t, finish(found.get(t.id, zero()))) for t in Tenant.listed()]
 
 
 def by_operator(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None,
-                service_level: int | None = None) -> list[tuple[User, dict]]:
+                service_level: int) -> list[tuple[User, dict]]:
     """Each operator's totals over [since, until) (the calls they took and messages they took), for
     every staff user who took one, by name. Their ``offered`` is what they answered."""
     since, until = _aware(since), _aware(until)
-    service_level = _default_service_level() if service_level is None else service_level
     found = aggregate(since, until, tenant_ids=[tenant.id] if tenant is not None else None, group="operator",
                       service_level=service_level)
     found.pop(None, None)

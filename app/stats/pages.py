@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from .. import i18n
+from ..days import SERVICE_ZONE
 from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
 from ..supervisor.calls import chosen
 from ..i18n import N_, _
@@ -65,7 +66,7 @@ def _csv(report: kpi.Report | None, table: str, errors: dict, name: str) -> Resp
 def _supervisors_report(request: Request, csv_table: bool = False):
     errors: dict = {}
     firms, staff, firm, operator = chosen(request.query_params, errors)
-    period = _read(request, firm.zone if firm else periods.SERVICE_ZONE, errors)
+    period = _read(request, firm.zone if firm else SERVICE_ZONE, errors)
     # One operator's figures have no per-firm or per-operator table.
     table = _table(request, TABLES if operator is None else ("intervals",), errors) if csv_table else None
     report = None
@@ -96,7 +97,7 @@ def supervisors_csv(request: Request):
 def _own_report(request: Request, *, tenant: Tenant | None = None, operator: User | None = None,
                 csv_table: bool = False):
     errors: dict = {}
-    period = _read(request, tenant.zone if tenant else periods.SERVICE_ZONE, errors)
+    period = _read(request, tenant.zone if tenant else SERVICE_ZONE, errors)
     table = _table(request, ("intervals",), errors) if csv_table else None
     report = None
     if not errors:

@@ -4,15 +4,13 @@ figures of it from ``figures()``, their charts, and the same numbers as CSV. The
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 
 from .. import i18n, qa
 from ..accounts.models import User
 from ..i18n import N_, _
-from ..messages.export import BOM, cell
+from ..messages.export import csv_lines
 from ..tenants.models import Tenant
 from ..web import periods
 from . import chart
@@ -190,6 +188,4 @@ def csv_bytes(report: Report, table: str, locale: str) -> bytes:
             rows = [[_("Interval start"), *heads]]
             rows += [[f"{r['start']:%Y-%m-%d %H:%M}", *(shown(k, r[k]) for k in KEYS)] for r in report.figures.intervals]
             rows.append([_("Total"), *(shown(k, report.figures.totals[k]) for k in KEYS)])
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows([[cell(v) for v in row] for row in rows])
-    return (BOM + buffer.getvalue()).encode("utf-8")
+    return csv_lines(rows, first=True)

@@ -3,9 +3,10 @@ local day (``StatsDay``) so that a year for every firm reads one row per firm an
 
 The day rows stay exact by being recomputed, never patched: triggers on ``call`` and ``message``
 (migration 0023) note the firm and time of every change that can move a figure (``StatsDirty``);
-``refresh()`` recomputes the days those notes name from the raw rows, and rebuilds a firm whose
-zone (or the service level) changed since its rows were made (``StatsFirm``). Every reader refreshes
-first, and the worker does so every minute, so notes never pile up.
+``current()`` recomputes the days those notes name from the raw rows: every reader calls it first,
+and the worker every minute, so notes never pile up. Only the worker (``refresh()``) rebuilds a firm
+whose zone (or the service level) changed since its rows were made, or that has none yet
+(``StatsFirm``); until then readers read that firm from its calls and messages.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from zoneinfo import ZoneInfo
 import peewee as pw
 
 from ..calls.models import ABANDONED, BLOCKED, VOICEMAIL
+from ..days import SERVICE_ZONE, midnight
 from ..db import BaseModel, UTCDateTimeField, db, is_postgres, read_then_write
 from ..messages.forms import NOISE_CATEGORIES
 from ..tenants.models import Tenant
 
 UNKNOWN = 0  # the firm key of calls to numbers no firm has
-DEFAULT_ZONE = ZoneInfo("Asia/Tokyo")
 UTC = dt.timezone.utc
 
 # The sums every figure is worked out from: means and rates need sums and counts, never means,
@@ -213,12 +214,8 @@ def _key(value):
 def zones() -> dict[int, ZoneInfo]:
     """Every firm's zone, and Japan's for unknown numbers."""
     out = {t: ZoneInfo(z) for t, z in Tenant.select(Tenant.id, Tenant.timezone).tuples()}
-    out[UNKNOWN] = DEFAULT_ZONE
+    out[UNKNOWN] = SERVICE_ZONE
     return out
-
-
-def midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def _lock() -> None:
@@ -227,50 +224,70 @@ def _lock() -> None:
         db.execute_sql("SELECT pg_advisory_xact_lock(7023)")
 
 
+def _made() -> dict[int, tuple[str, int]]:
+    """What each firm's day rows were made with: (zone name, service level)."""
+    return {t: (z, s) for t, z, s in StatsFirm.select(StatsFirm.tenant_id, StatsFirm.timezone,
+                                                      StatsFirm.service_level).tuples()}
+
+
 def _stale(service_level: int) -> tuple[dict[int, ZoneInfo], list[int], list[int]]:
     """(every firm's zone, firms whose day rows were made otherwise or never, firms deleted since)."""
-    zone_of = zones()
-    made = {t: (z, s) for t, z, s in StatsFirm.select(StatsFirm.tenant_id, StatsFirm.timezone,
-                                                      StatsFirm.service_level).tuples()}
+    zone_of, made = zones(), _made()
     stale = [t for t, z in zone_of.items() if made.get(t) != (z.key, service_level)]
     return zone_of, stale, [t for t in made if t not in zone_of]
 
 
 def refresh(service_level: int, *, batch: int = 50_000) -> int:
-    """Bring the day rows up to date: rebuild firms made with another zone or service level (or never),
-    then recompute every (firm, day) a note names. Returns the number of notes used. Writes (and
-    waits for another refresh) only when there is something to do."""
-    zone_of, stale, gone = _stale(service_level)
-    if not (stale or gone or StatsDirty.select().exists()):
-        return 0
+    """The worker's: rebuild the firms made with another zone or service level (or never), one firm per
+    transaction so that saves and readers wait for one firm at most, then take the notes in
+    (``current``). Returns the number of notes used."""
+    _zone_of, stale, gone = _stale(service_level)
+    if gone:  # firms deleted since: their days go with them
+        with read_then_write():
+            _lock()
+            StatsDay.delete().where(StatsDay.tenant_id.in_(gone)).execute()
+            StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
+    for tenant_id in stale:
+        with read_then_write():
+            _lock()
+            zone_of, made = zones(), _made()  # again under the lock: another refresh may have done it
+            if tenant_id in zone_of and made.get(tenant_id) != (zone_of[tenant_id].key, service_level):
+                _rebuild([tenant_id], zone_of, service_level)
+    return current(service_level, batch=batch)[1]
+
+
+def current(service_level: int, *, batch: int = 50_000) -> tuple[set[int], int]:
+    """Every reader's: recompute the (firm, day)s the notes name, never a rebuild. Returns the firms
+    whose day rows hold their days in their zone at ``service_level`` (the others are read from the
+    calls and messages until the worker rebuilds them), and the number of notes used. Writes (and
+    waits for another refresh) only when there is a note."""
+    def fresh(zone_of, made):
+        return {t for t, z in zone_of.items() if made.get(t) == (z.key, service_level)}
+
+    if not StatsDirty.select().exists():
+        return fresh(zones(), _made()), 0
     used = 0
     with read_then_write():
         _lock()
-        zone_of, stale, gone = _stale(service_level)
-        # The first notes are read before any rebuild, so that the rebuild covers them; later ones are
-        # recomputed whoever they name.
+        zone_of, made = zones(), _made()
         notes = _notes(batch)
-        if gone:  # firms deleted since: their days go with them
-            StatsDay.delete().where(StatsDay.tenant_id.in_(gone)).execute()
-            StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
-        if stale:
-            _rebuild(stale, zone_of, service_level)
-        skip = set(stale)
         while notes:
-            days: dict[tuple[ZoneInfo, dt.date], set[int]] = defaultdict(set)
+            # A firm's rows are kept at the zone and service level they were made with; a firm with
+            # none, or made in another zone, waits for the worker's rebuild, which reads every call.
+            days: dict[tuple[ZoneInfo, int, dt.date], set[int]] = defaultdict(set)
             for _id, tenant_id, at in notes:
                 tenant_id = tenant_id if tenant_id is not None else UNKNOWN
-                if tenant_id in zone_of and tenant_id not in skip:  # a firm since deleted has no days
-                    zone = zone_of[tenant_id]
-                    days[(zone, StatsDirty.at.python_value(at).astimezone(zone).date())].add(tenant_id)
-            for (zone, day), tenant_ids in days.items():
-                _recompute(sorted(tenant_ids), day, zone, service_level)
+                if tenant_id in zone_of and made.get(tenant_id, ("", 0))[0] == zone_of[tenant_id].key:
+                    zone, level = zone_of[tenant_id], made[tenant_id][1]
+                    days[(zone, level, StatsDirty.at.python_value(at).astimezone(zone).date())].add(tenant_id)
+            for (zone, level, day), tenant_ids in days.items():
+                _recompute(sorted(tenant_ids), day, zone, level)
             ids = [n[0] for n in notes]
             for i in range(0, len(ids), 1000):  # by id: a note committed meanwhile stays for the next time
                 StatsDirty.delete().where(StatsDirty.id.in_(ids[i:i + 1000])).execute()
             used += len(notes)
-            notes, skip = _notes(batch), set()
-    return used
+            notes = _notes(batch)
+        return fresh(zone_of, made), used
 
 
 def _notes(batch: int) -> list[tuple]:

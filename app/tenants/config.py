@@ -21,6 +21,7 @@ import phonenumbers
 import tomli_w
 
 from .. import phones
+from ..days import SERVICE_ZONE
 from ..i18n import _
 from .models import CATEGORIES, CHANNELS, STANDARD_FIELDS, WEEKDAYS  # noqa: F401  (named by tests)
 from .schema import TENANT, Key
@@ -306,7 +307,7 @@ def _slug(c: _Checker, slug: str, where: str) -> str:
 
 
 def _timezone(c: _Checker, timezone: str, where: str) -> str:
-    timezone = timezone or "Asia/Tokyo"
+    timezone = timezone or SERVICE_ZONE.key
     if timezone not in _time_zones():
         c.add(where, _("{value} is not an IANA time zone such as \"Asia/Tokyo\"").format(value=_q(timezone)))
     return timezone

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import holidays
 import peewee as pw
 
+from ..days import SERVICE_ZONE
 from ..db import BaseModel, JSONField, Prepared, UTCDateTimeField, db, utcnow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -39,7 +40,7 @@ class Tenant(BaseModel):
     name = pw.CharField(max_length=200)
     name_kana = pw.CharField(max_length=200, default="")
     language = pw.CharField(max_length=2, default="ja")
-    timezone = pw.CharField(max_length=64, default="Asia/Tokyo")
+    timezone = pw.CharField(max_length=64, default=SERVICE_ZONE.key)
     region = pw.CharField(max_length=2, default="JP")
     answer_phrase = pw.TextField()
     instructions = pw.TextField(default="")

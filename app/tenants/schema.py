@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..days import SERVICE_ZONE
 from ..i18n import N_
 from . import labels
 from .models import (
@@ -79,7 +80,7 @@ TENANT = Key("", "table", N_("Firm"), keys=(
     Key("name_kana", "text", N_("Reading"), N_("In kana, for pronunciation."), limit=SHORT_TEXT),
     Key("language", "choice", N_("Language"), N_("Of operator prompts and reports."), default="ja",
         choices=LANGUAGES, choice_labels={"ja": "日本語", "en": "English"}),
-    Key("timezone", "text", N_("Time zone"), N_('An IANA name such as "Asia/Tokyo".'), default="Asia/Tokyo"),
+    Key("timezone", "text", N_("Time zone"), N_('An IANA name such as "Asia/Tokyo".'), default=SERVICE_ZONE.key),
     Key("region", "text", N_("Region"), N_('Country of national-format phone numbers, such as "JP".'),
         default="JP"),
     Key("answer_phrase", "textarea", N_("Answer phrase (名乗り)"), N_("What the operator says on picking up."),

@@ -4,12 +4,9 @@ firm's, or the service's for several firms), and the presets of the figures page
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
+from ..days import SERVICE_ZONE, day_bounds  # noqa: F401 (SERVICE_ZONE: the call log reads it here)
 from ..i18n import N_, _
-
-# Where no firm is chosen, days are the service's days: Japanese time, as every firm's default.
-SERVICE_ZONE = ZoneInfo("Asia/Tokyo")
 
 PRESETS = {"today": N_("Today"), "yesterday": N_("Yesterday"), "week": N_("This week"),
            "month": N_("This month"), "custom": N_("Choose days")}
@@ -30,10 +27,9 @@ def day(params, key: str, errors: dict) -> dt.date | None:
 def bounds(first: dt.date | None, last: dt.date | None, zone: dt.tzinfo, errors: dict,
            last_key: str = "to") -> tuple[dt.datetime | None, dt.datetime | None]:
     """[since, until): from the start of ``first`` to the end of ``last``, local days in ``zone``."""
-    midnight = dt.time(0, tzinfo=zone)
     try:
-        since = dt.datetime.combine(first, midnight) if first else None
-        until = dt.datetime.combine(last + dt.timedelta(days=1), midnight) if last else None
+        since = day_bounds(first, first, zone)[0].astimezone(zone) if first else None
+        until = day_bounds(last, last, zone)[1].astimezone(zone) if last else None
     except OverflowError:  # the day after 9999-12-31
         errors[last_key] = _("Expected a date (YYYY-MM-DD).")
         return None, None

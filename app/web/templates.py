@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from .. import i18n, phones
+from .. import days, i18n, phones
 from ..tenants import labels
 from ..tenants.changes import changes_in_words
 from ..settings import PROJECT_ROOT
@@ -51,6 +51,7 @@ def _environment() -> jinja2.Environment:
     env.filters["markdown"] = markdown
     env.filters["phone"] = phone
     env.filters["localtime"] = localtime
+    env.filters["zone_name"] = days.zone_name
     env.filters["read_aloud"] = phones.read_aloud
     env.globals["open_change_requests"] = open_change_requests
     env.globals["changes_in_words"] = changes_in_words
@@ -91,7 +92,7 @@ def phone(number: str | None, region: str = "JP") -> str:
     return phones.display(number, region) if number else ""
 
 
-def localtime(value, timezone: str = "Asia/Tokyo", fmt: str = "%Y-%m-%d %H:%M") -> str:
+def localtime(value, timezone: str = days.SERVICE_ZONE.key, fmt: str = "%Y-%m-%d %H:%M") -> str:
     from zoneinfo import ZoneInfo
 
     if isinstance(value, str):  # an ISO time kept in JSON (drafts, read-back marks)
