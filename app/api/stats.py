@@ -16,6 +16,7 @@ from .v1 import ApiError, _parse_time, endpoint
 
 # More intervals than this in one answer is a mistake (15 minutes over a year is 35,040).
 MAX_INTERVALS = 40_000
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _operator(text: str) -> User | None:
@@ -51,6 +52,11 @@ def get_stats(request: Request, user: User, body) -> Response:
         interval = None
     zone = tenant.zone if tenant is not None else days.SERVICE_ZONE
     since, until = _parse_time(params, "since", errors), _parse_time(params, "until", errors)
+    for key, value in (("since", since), ("until", until)):
+        # Before 1970 no call was answered; and zones then had offsets of seconds, no RFC 3339 time.
+        if value is not None and value < EPOCH:
+            errors[key] = _("Expected a time from 1970 on.")
+            since, until = (None, until) if key == "since" else (since, None)
     # Without a period: today, in the firm's zone (Japan's for all firms).
     today = days.today(dt.datetime.now(days.UTC), zone)
     if since is None and "since" not in errors:

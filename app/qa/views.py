@@ -31,7 +31,7 @@ def _figures(now: dt.datetime) -> tuple[list[dict], str, str]:
     numbers = qa.figures(since, until)
     users = {u.id: u for u in User.select().where(User.id.in_(list(numbers) or [0]))}
     rows = [{"user": users[i], **numbers[i]} for i in numbers if i in users]
-    rows.sort(key=lambda r: (r["user"].name or r["user"].email))
+    rows.sort(key=lambda r: r["user"].label)
     return rows, since.strftime("%m/%d"), (until - dt.timedelta(days=1)).strftime("%m/%d")
 
 

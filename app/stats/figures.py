@@ -26,7 +26,6 @@ KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "as
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
 INTERVALS = {"15m": dt.timedelta(minutes=15), "30m": dt.timedelta(minutes=30), "1h": dt.timedelta(hours=1),
              "1d": None}  # a day is a local day: 23, 24 or 25 hours
-DEFAULT_ZONE = SERVICE_ZONE  # of all firms together
 UTC = dt.timezone.utc
 
 
@@ -181,7 +180,7 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     since, until = _aware(since), _aware(until)
     if interval is not None and interval not in INTERVALS:
         raise ValueError(f"interval: one of {', '.join(INTERVALS)}")
-    zone = tenant.zone if tenant is not None else (zone or DEFAULT_ZONE)
+    zone = tenant.zone if tenant is not None else (zone or SERVICE_ZONE)
     operator_id = operator.id if operator is not None else None
     # The day rows hold every operator's calls, of the firms the worker has made them for.
     fresh = rollup.current(service_level)[0] if rollup_days and operator is None else None

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from .. import i18n
 from ..days import SERVICE_ZONE
-from ..accounts.models import ADMIN, CLIENT, STAFF_ROLES, SUPERVISOR, User
+from ..accounts.models import CLIENT, MANAGERS, STAFF_ROLES, User
 from ..supervisor.calls import chosen
 from ..i18n import N_, _
 from ..tenants.models import Tenant
@@ -22,7 +22,6 @@ from ..web.templates import render
 from . import report as kpi
 from .figures import KEYS
 
-SUPERVISORS = frozenset({ADMIN, SUPERVISOR})
 TABLES = ("intervals", "firms", "operators")
 FIELD_NAMES = {"period": N_("Period"), "from": N_("First day"), "to": N_("Last day"), "interval": N_("Interval"),
                "firm": N_("Firm"), "operator": N_("Operator"), "table": N_("Table")}
@@ -77,7 +76,7 @@ def _supervisors_report(request: Request, csv_table: bool = False):
                                     "table": table}
 
 
-@view(roles=SUPERVISORS)
+@view(roles=MANAGERS)
 def supervisors(request: Request):
     """Every firm's figures, or one firm's, or one operator's; per interval, per firm, per operator."""
     report, period, errors, context = _supervisors_report(request)
@@ -88,7 +87,7 @@ def supervisors(request: Request):
     }, errors)
 
 
-@view(roles=SUPERVISORS)
+@view(roles=MANAGERS)
 def supervisors_csv(request: Request):
     report, _period, errors, context = _supervisors_report(request, csv_table=True)
     return _csv(report, context["table"], errors, context["firm"].slug if context["firm"] else "")

@@ -19,9 +19,10 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
-from .. import i18n
+from .. import days, i18n
 from ..accounts.models import OPERATOR, Session, User
 from ..calls.models import REASON_LABELS, Call, OperatorPresence
+from ..days import SERVICE_ZONE
 from ..db import db, utcnow
 from ..messages.models import Escalation
 from ..stats import figures
@@ -50,7 +51,6 @@ def changes(topic: str, data: dict) -> set[str]:
 # Rendered in this order, a group at a time (today and each firm's come from one count).
 GROUPS = ({"escalations"}, {"waiting"}, {"operators"}, {"today", "firms"})
 BACKLOG = 50  # updates a board may fall behind before it is ended (it reconnects and starts afresh)
-ZONE = figures.DEFAULT_ZONE  # the answering service's day: "today" on the board
 STATE_ORDER = {"on_call": 0, "after_call_work": 1, "available": 2, "break": 3}
 
 
@@ -98,13 +98,11 @@ def operators_now(now: dt.datetime) -> list[OperatorRow]:
 
 def today(now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """The service's day so far: from local midnight to now."""
-    local = now.astimezone(ZONE)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0), now
+    return days.today(now, SERVICE_ZONE)[0], now
 
 
 def next_midnight(now: dt.datetime) -> dt.datetime:
-    start, _ = today(now)
-    return (start + dt.timedelta(days=1, hours=2)).replace(hour=0)  # +26 h then midnight: DST-safe
+    return days.today(now, SERVICE_ZONE)[1]
 
 
 def figures_today(now: dt.datetime, service_level: int) -> dict:
