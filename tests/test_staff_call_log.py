@@ -100,3 +100,16 @@ def test_operators_and_clients_cannot_open_the_staff_call_log(client, operator, 
     client.cookies.clear()
     log_in(client, alice)
     assert client.get("/supervisor/calls").status_code == 404
+
+
+def test_the_staff_log_says_to_whom_a_call_was_put_through(client, supervisor, alice, operator):
+    from app.calls.models import Transfer
+    from app.tenants.models import Staff
+
+    call = arrive("CA-transferred", 0)
+    taken(call, operator)
+    sato = Staff.create(tenant=alice.tenant, key="sato", name="佐藤 花子", mobile="+819011119999")
+    Transfer.create(call=call, staff=sato, staff_name=sato.name, number=sato.mobile, status="no-answer")
+    log_in(client, supervisor)
+    transferred = re.sub(r"\s+", " ", row(client.get("/supervisor/calls").text, "CA-transferred"))
+    assert "佐藤 花子 へ取次(応答なし)" in transferred
