@@ -190,6 +190,7 @@ def main() -> int:
             rollup.refresh(SL)
             built = time.perf_counter() - t0
             day_rows = rollup.StatsDay.select().count()
+            zone_rows = rollup.StatsZoneDay.select().count()
             # A day of calls since, arriving live (triggers on): today until now.
             per_day = max(1, args.calls // 365)
             load(per_day, today, max(now - today, dt.timedelta(minutes=1)), firm_ids, ops, rng, "CL")
@@ -197,7 +198,8 @@ def main() -> int:
             t0 = time.perf_counter()
             rollup.current(SL)  # what a reader does first
             caught_up = time.perf_counter() - t0
-            print(f"  day rows built from scratch in {built:.1f} s ({day_rows:,} rows); a day of live calls "
+            print(f"  day rows built from scratch in {built:.1f} s ({day_rows:,} rows, {zone_rows:,} per zone); "
+                  f"a day of live calls "
                   f"({per_day:,}, {notes:,} notes) taken in by the first read in {caught_up * 1000:.0f} ms")
             c.settle()
             live = iter(range(10**9))

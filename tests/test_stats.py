@@ -11,7 +11,7 @@ from app.calls.models import ABANDONED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, C
 from app.messages.models import Message
 from app.stats import figures as stats
 from app.stats import rollup
-from app.stats.rollup import StatsDay, StatsDirty, StatsFirm
+from app.stats.rollup import SUMS, StatsDay, StatsDirty, StatsFirm, StatsZoneDay
 from app.tenants import store
 from app.tenants.models import Tenant
 
@@ -279,11 +279,22 @@ def test_an_operator_is_named_by_id_or_email(client, day, supervisor):
 
 # --- the day rows (stats/rollup.py) against the calls and messages themselves ----------------------
 
+def _zone_rows_add_up():
+    """Each zone row is the sum of the day rows of that day of the firms made in that zone."""
+    made = dict(StatsFirm.select(StatsFirm.tenant_id, StatsFirm.timezone).tuples())
+    expected: dict = {}
+    for row in StatsDay.select():
+        rollup.add(expected.setdefault((made[row.tenant_id], row.day), rollup.zero()), row.sums())
+    assert {(r.timezone, r.day): r.sums() for r in StatsZoneDay.select()} == {
+        k: v for k, v in expected.items() if any(v.values())}
+
+
 def _both(*args, **kwargs):
     rollup.refresh(SL)  # the worker's minute: firms new or moved get their day rows
     kept = figures(*args, **kwargs)
     raw = figures(*args, rollup_days=False, **kwargs)
     assert kept == raw
+    _zone_rows_add_up()
     return kept
 
 
@@ -354,6 +365,33 @@ def test_a_reader_never_rebuilds_a_firm_it_reads_the_firms_calls_until_the_worke
     assert figures(*week, interval="1d") == figures(*week, interval="1d", rollup_days=False)
     # Another service level than the rows': read from the calls, exactly.
     assert stats.figures(*week, service_level=5) == stats.figures(*week, service_level=5, rollup_days=False)
+
+
+def test_a_year_of_every_firm_is_read_from_one_row_per_zone_and_day_while_they_stand_for_its_firms(day):
+    firm_a, ny, _op1, _op2 = day
+    week = (DAY - dt.timedelta(days=3), NEXT + dt.timedelta(days=3))
+    expected = _both(*week, interval="1d")
+    assert StatsZoneDay.select().where(StatsZoneDay.timezone == "Asia/Tokyo").count() == 2  # 10-31 and 11-01
+    # The zone rows are what is read: a planted difference shows (and only for every firm).
+    planted = StatsZoneDay.get((StatsZoneDay.timezone == "Asia/Tokyo") & (StatsZoneDay.day == dt.date(2026, 11, 1)))
+    StatsZoneDay.update(offered=StatsZoneDay.offered + 100).where(StatsZoneDay.id == planted.id).execute()
+    assert figures(*week, interval="1d").totals["offered"] == expected.totals["offered"] + 100
+    assert figures(*week).totals["offered"] == expected.totals["offered"] + 100
+    assert figures(*week, tenant=firm_a) == figures(*week, tenant=firm_a, rollup_days=False)
+    assert stats.by_tenant(*week, service_level=SL) == stats.by_tenant(*week, service_level=SL, rollup_days=False)
+    StatsZoneDay.update(offered=StatsZoneDay.offered - 100).where(StatsZoneDay.id == planted.id).execute()
+    # Firm A made at another service level: Tokyo's rows no longer stand for its fresh firms.
+    StatsFirm.update(service_level=SL + 1).where(StatsFirm.tenant_id == firm_a.id).execute()
+    StatsZoneDay.update(offered=StatsZoneDay.offered + 100).where(StatsZoneDay.id == planted.id).execute()
+    assert figures(*week, interval="1d") == figures(*week, interval="1d", rollup_days=False) == expected
+    # The worker rebuilds A: what left Tokyo's rows and what entered them keep them its day rows' sum.
+    StatsZoneDay.update(offered=StatsZoneDay.offered - 100).where(StatsZoneDay.id == planted.id).execute()
+    assert _both(*week, interval="1d") == expected
+    # A firm deleted (its calls become unknown numbers'): its days leave New York's rows and enter
+    # Tokyo's at the worker's next minute.
+    ny.delete_instance(recursive=True)
+    assert _both(*week, interval="1d").totals["offered"] == expected.totals["offered"]
+    assert not StatsZoneDay.select().where(StatsZoneDay.timezone == "America/New_York").exists()
 
 
 def test_a_call_that_only_connects_audio_or_a_message_handled_writes_no_note(day):

@@ -4,7 +4,7 @@ the same everywhere: the API, the KPI pages and the wallboard all call ``figures
 Every call counts in the interval of its *arrival*, whatever happens to it later (its wait, talk
 and after-call work included); a message counts when it was taken. Test calls, and the messages
 taken on them, never count. A call waiting now is offered, and neither answered nor abandoned yet.
-Whole local days come from the day rows (stats/rollup.py), the rest from the calls and messages.
+Whole local days come from the kept rows (stats/rollup.py), the rest from the calls and messages.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..accounts.models import STAFF_ROLES, User
 from ..days import SERVICE_ZONE, midnight
 from ..tenants.models import Tenant
 from . import rollup
-from .rollup import SUMS, StatsDay, add, aggregate, zero
+from .rollup import SUMS, StatsDay, StatsZoneDay, add, aggregate, zero
 
 KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
@@ -107,43 +107,45 @@ def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple
     return (first, last) if first < last else None
 
 
-def _day_rows(first: dt.date, last: dt.date, tenant_ids: list[int] | None, by) -> dict:
-    """Sums of the day rows of [first, last) for these firms (None: every firm), by ``by`` (a StatsDay
-    column, or None)."""
-    columns = [pw.fn.SUM(getattr(StatsDay, k)) for k in SUMS]
+def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zone: ZoneInfo,
+              kept: rollup.Kept, every_firm: bool) -> dict:
+    """Sums of the kept rows of the local days [first, last) of these firms (of ``zone``), by None,
+    "day" or "tenant": one row per zone and day when the zone's rows stand for exactly these firms
+    (all firms asked, none of the zone waiting for a rebuild), else one per firm and day."""
+    if every_firm and by != "tenant" and zone.key in kept.zones:
+        model, filters = StatsZoneDay, [StatsZoneDay.timezone == zone.key]
+    else:
+        model, filters = StatsDay, [StatsDay.tenant_id.in_(ids[i:i + 1000]) for i in range(0, len(ids), 1000)]
+    key = {None: pw.Value(None), "day": model.day, "tenant": StatsDay.tenant_id}[by]
+    columns = [pw.fn.SUM(getattr(model, k)) for k in SUMS]
     out: dict = {}
-    chunks = [None] if tenant_ids is None else [tenant_ids[i:i + 1000] for i in range(0, len(tenant_ids), 1000)]
-    for chunk in chunks:
-        query = StatsDay.select(by if by is not None else pw.Value(None), *columns).where(
-            (StatsDay.day >= first) & (StatsDay.day < last))
-        if chunk is not None:
-            query = query.where(StatsDay.tenant_id.in_(chunk))
+    for where in filters:
+        query = model.select(key, *columns).where((model.day >= first) & (model.day < last) & where)
         if by is not None:
-            query = query.group_by(by)
-        for key, *values in query.tuples():
+            query = query.group_by(key)
+        for k, *values in query.tuples():
             if values[0] is None:  # SUM over no rows
                 continue
-            add(out.setdefault(key, zero()), dict(zip(SUMS, (int(v) for v in values))))
+            add(out.setdefault(k, zero()), dict(zip(SUMS, (int(v) for v in values))))
     return out
 
 
 def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, operator_id: int | None,
-          group: str | None, service_level: int, fresh: set[int] | None) -> dict:
-    """Sums over exactly [since, until) by None or "tenant": from the day rows for the whole local days
-    of the firms in ``fresh`` (None: no day rows), from the calls and messages for the rest."""
+          group: str | None, service_level: int, kept: rollup.Kept | None) -> dict:
+    """Sums over exactly [since, until) by None or "tenant": from the kept rows for the whole local days
+    of the firms ``kept`` holds (None: no kept rows), from the calls and messages for the rest."""
     tenant_ids = [tenant.id] if tenant is not None else None
-    if fresh is None:
+    if kept is None:
         return aggregate(since, until, tenant_ids=tenant_ids, operator_id=operator_id, group=group,
                          service_level=service_level)
     out: dict = {}
     for zone, ids in _groups(tenant).items():
-        kept, raw = [t for t in ids if t in fresh], [t for t in ids if t not in fresh]
-        whole = _whole_days(since, until, zone) if kept else None
+        fresh, raw = [t for t in ids if t in kept.fresh], [t for t in ids if t not in kept.fresh]
+        whole = _whole_days(since, until, zone) if fresh else None
         parts = [(since, until, ids)] if whole is None else [
-            (since, midnight(whole[0], zone), kept), (midnight(whole[1], zone), until, kept), (since, until, raw)]
+            (since, midnight(whole[0], zone), fresh), (midnight(whole[1], zone), until, fresh), (since, until, raw)]
         if whole is not None:
-            by = StatsDay.tenant_id if group == "tenant" else None
-            for key, sums in _day_rows(*whole, kept, by).items():
+            for key, sums in _day_rows(*whole, fresh, group, zone, kept, tenant is None).items():
                 add(out.setdefault(key, zero()), sums)
         for lo, hi, part_ids in parts:
             if lo < hi and part_ids:
@@ -183,10 +185,10 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
     zone = tenant.zone if tenant is not None else (zone or SERVICE_ZONE)
     operator_id = operator.id if operator is not None else None
     # The day rows hold every operator's calls, of the firms the worker has made them for.
-    fresh = rollup.current(service_level)[0] if rollup_days and operator is None else None
+    kept = rollup.current(service_level) if rollup_days and operator is None else None
     if interval is None:
         sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
-                     service_level=service_level, fresh=fresh).get(None, zero())
+                     service_level=service_level, kept=kept).get(None, zero())
         return Figures(finish(sums), [], since, until)
     bounds = starts(since, until, interval, zone)
     if not bounds:
@@ -196,10 +198,10 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
         first, last = wanted[0], wanted[-1] + dt.timedelta(days=1)
         found = {}
         for group_zone, ids in _groups(tenant).items():  # each firm's own local days
-            kept = [t for t in ids if t in fresh] if fresh is not None else []
-            raw = [t for t in ids if t not in fresh] if kept else ids
-            if kept:
-                for day, sums in _day_rows(first, last, kept, StatsDay.day).items():
+            fresh = [t for t in ids if t in kept.fresh] if kept is not None else []
+            raw = [t for t in ids if t not in kept.fresh] if fresh else ids
+            if fresh:
+                for day, sums in _day_rows(first, last, fresh, "day", group_zone, kept, tenant is None).items():
                     add(found.setdefault(day, zero()), sums)
             if raw:
                 for day, sums in _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone,
@@ -225,9 +227,9 @@ def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int,
               rollup_days: bool = True) -> list[tuple[Tenant, dict]]:
     """Every firm's totals over [since, until), in the order firms are listed (zero for a quiet firm)."""
     since, until = _aware(since), _aware(until)
-    fresh = rollup.current(service_level)[0] if rollup_days else None
+    kept = rollup.current(service_level) if rollup_days else None
     found = _sums(since, until, tenant=None, operator_id=None, group="tenant", service_level=service_level,
-                  fresh=fresh)
+                  kept=kept)
     return [(t, finish(found.get(t.id, zero()))) for t in Tenant.listed()]
 
 

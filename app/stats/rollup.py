@@ -1,5 +1,6 @@
 """The figures' sums, straight from calls and messages in SQL (the raw path), and kept per firm and
-local day (``StatsDay``) so that a year for every firm reads one row per firm and day.
+local day (``StatsDay``), and added up per zone and local day (``StatsZoneDay``) so that a year
+for every firm reads one row per zone and day.
 
 The day rows stay exact by being recomputed, never patched: triggers on ``call`` and ``message``
 (migration 0023) note the firm and time of every change that can move a figure (``StatsDirty``);
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import peewee as pw
@@ -34,11 +36,9 @@ OFFERED = ("queued", "answered", "completed", "abandoned")  # the statuses of a 
 TAKEN = ("answered", "completed")
 
 
-class StatsDay(BaseModel):
-    """One firm's sums for one of its local days (calls by arrival, messages by when taken)."""
+class _Sums(BaseModel):
+    """The sums every figure is worked out from (``SUMS``), as columns."""
 
-    tenant_id = pw.IntegerField()  # UNKNOWN for unknown numbers (their days are Japan's)
-    day = pw.DateField()
     offered = pw.IntegerField(default=0)
     answered = pw.IntegerField(default=0)
     abandoned = pw.IntegerField(default=0)
@@ -56,9 +56,32 @@ class StatsDay(BaseModel):
     messages = pw.IntegerField(default=0)
     noise = pw.IntegerField(default=0)
 
+    def sums(self) -> dict:
+        return {k: getattr(self, k) for k in SUMS}
+
+
+class StatsDay(_Sums):
+    """One firm's sums for one of its local days (calls by arrival, messages by when taken)."""
+
+    tenant_id = pw.IntegerField()  # UNKNOWN for unknown numbers (their days are Japan's)
+    day = pw.DateField()
+
     class Meta:
         table_name = "stats_day"
         indexes = ((("tenant_id", "day"), True), (("day", "tenant_id"), False))
+
+
+class StatsZoneDay(_Sums):
+    """The day rows of one local day of every firm whose rows were made in this zone, added up, so
+    that a year of every firm reads one row per zone and day. Kept with the day rows, in the same
+    transaction, by what leaves and enters them (``_replace``)."""
+
+    timezone = pw.CharField(max_length=64)
+    day = pw.DateField()
+
+    class Meta:
+        table_name = "stats_zone_day"
+        indexes = ((("timezone", "day"), True),)
 
 
 class StatsFirm(BaseModel):
@@ -245,27 +268,44 @@ def refresh(service_level: int, *, batch: int = 50_000) -> int:
     if gone:  # firms deleted since: their days go with them
         with read_then_write():
             _lock()
-            StatsDay.delete().where(StatsDay.tenant_id.in_(gone)).execute()
+            made = _made()
+            for tenant_id in gone:
+                if tenant_id in made:
+                    _replace([tenant_id], made[tenant_id][0], None, None, [])
             StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
     for tenant_id in stale:
         with read_then_write():
             _lock()
             zone_of, made = zones(), _made()  # again under the lock: another refresh may have done it
             if tenant_id in zone_of and made.get(tenant_id) != (zone_of[tenant_id].key, service_level):
-                _rebuild([tenant_id], zone_of, service_level)
-    return current(service_level, batch=batch)[1]
+                _rebuild(tenant_id, zone_of[tenant_id], made.get(tenant_id, ("", 0))[0], service_level)
+    return current(service_level, batch=batch).notes
 
 
-def current(service_level: int, *, batch: int = 50_000) -> tuple[set[int], int]:
-    """Every reader's: recompute the (firm, day)s the notes name, never a rebuild. Returns the firms
-    whose day rows hold their days in their zone at ``service_level`` (the others are read from the
-    calls and messages until the worker rebuilds them), and the number of notes used. Writes (and
-    waits for another refresh) only when there is a note."""
-    def fresh(zone_of, made):
-        return {t for t, z in zone_of.items() if made.get(t) == (z.key, service_level)}
+class Kept(NamedTuple):
+    fresh: set[int]  # the firms whose day rows hold their days in their zone at the service level asked
+    zones: set[str]  # the zones whose zone rows are the sums of exactly their fresh firms' day rows
+    notes: int  # the notes taken in
 
+
+def _kept(zone_of: dict[int, ZoneInfo], made: dict[int, tuple[str, int]], service_level: int, notes: int) -> Kept:
+    fresh = {t for t, z in zone_of.items() if made.get(t) == (z.key, service_level)}
+    made_in: dict[str, set[int]] = defaultdict(set)
+    for t, (zone_key, _level) in made.items():
+        made_in[zone_key].add(t)
+    # A zone's rows add up every firm made in it: usable when each of those is fresh there (none
+    # moved away, deleted or made at another service level).
+    whole = {z for z, ids in made_in.items() if ids <= fresh}
+    return Kept(fresh, whole, notes)
+
+
+def current(service_level: int, *, batch: int = 50_000) -> Kept:
+    """Every reader's: recompute the (firm, day)s the notes name, never a rebuild. Returns which firms'
+    day rows and which zones' rows hold exact figures at ``service_level`` (the others are read from
+    the calls and messages until the worker rebuilds them), and the number of notes used. Writes
+    (and waits for another refresh) only when there is a note."""
     if not StatsDirty.select().exists():
-        return fresh(zones(), _made()), 0
+        return _kept(zones(), _made(), service_level, 0)
     used = 0
     with read_then_write():
         _lock()
@@ -287,7 +327,7 @@ def current(service_level: int, *, batch: int = 50_000) -> tuple[set[int], int]:
                 StatsDirty.delete().where(StatsDirty.id.in_(ids[i:i + 1000])).execute()
             used += len(notes)
             notes = _notes(batch)
-        return fresh(zone_of, made), used
+        return _kept(zone_of, made, service_level, used)
 
 
 def _notes(batch: int) -> list[tuple]:
@@ -295,34 +335,65 @@ def _notes(batch: int) -> list[tuple]:
                 .order_by(StatsDirty.id).limit(batch).tuples())
 
 
-def _write(rows: list[dict]) -> None:
-    for i in range(0, len(rows), 500):
-        StatsDay.insert_many(rows[i:i + 500]).execute()
+def _chunks(items: list, size: int = 500):
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+def _replace(tenant_ids: list[int], old_zone: str, day: dt.date | None, new_zone: str | None,
+             rows: list[tuple[int, dt.date, dict]]) -> None:
+    """Put ``rows`` (firm, day, sums) in place of these firms' day rows (of ``day``; None: of every
+    day), and keep the zone rows their sums: the old rows' sums leave ``old_zone``'s (the zone they
+    were made in), the new rows' enter ``new_zone``'s. Integer sums, in one transaction: exact."""
+    change: dict[tuple[str, dt.date], dict] = defaultdict(zero)
+    for chunk in _chunks(tenant_ids):
+        where = StatsDay.tenant_id.in_(chunk)
+        if day is not None:
+            where &= StatsDay.day == day
+        for old in StatsDay.select().where(where):
+            subtract(change[(old_zone, old.day)], old.sums())
+        StatsDay.delete().where(where).execute()
+    rows = [r for r in rows if any(r[2].values())]
+    for tenant_id, row_day, sums in rows:
+        add(change[(new_zone, row_day)], sums)
+    for chunk in _chunks(rows):
+        StatsDay.insert_many([{"tenant_id": t, "day": d, **s} for t, d, s in chunk]).execute()
+    _shift_zones(change)
+
+
+def _shift_zones(change: dict[tuple[str, dt.date], dict]) -> None:
+    """Add ``change`` ((zone, day) → sums, negative for what left) to the zone rows."""
+    by_zone: dict[str, list[dt.date]] = defaultdict(list)
+    for (zone_key, day), sums in change.items():
+        if any(sums.values()):
+            by_zone[zone_key].append(day)
+    for zone_key, zone_days in by_zone.items():
+        for chunk in _chunks(sorted(zone_days)):
+            where = (StatsZoneDay.timezone == zone_key) & StatsZoneDay.day.in_(chunk)
+            was = {r.day: r.sums() for r in StatsZoneDay.select().where(where)}
+            StatsZoneDay.delete().where(where).execute()
+            now = [{"timezone": zone_key, "day": d, **add(was.get(d, zero()), change[(zone_key, d)])} for d in chunk]
+            now = [r for r in now if any(r[k] for k in SUMS)]
+            if now:
+                StatsZoneDay.insert_many(now).execute()
 
 
 def _recompute(tenant_ids: list[int], day: dt.date, zone: ZoneInfo, service_level: int) -> None:
     sums = aggregate(midnight(day, zone), midnight(day + dt.timedelta(days=1), zone), tenant_ids=tenant_ids,
                      group="tenant", service_level=service_level)
-    for i in range(0, len(tenant_ids), 500):
-        StatsDay.delete().where(StatsDay.tenant_id.in_(tenant_ids[i:i + 500]) & (StatsDay.day == day)).execute()
-    _write([{"tenant_id": t, "day": day, **s} for t, s in sums.items() if t in tenant_ids and any(s.values())])
+    _replace(tenant_ids, zone.key, day, zone.key, [(t, day, s) for t, s in sums.items() if t in tenant_ids])
 
 
-def _rebuild(tenant_ids: list[int], zone_of: dict[int, ZoneInfo], service_level: int) -> None:
-    """Every day of these firms, from their calls and messages: by quarter hour in SQL (every zone's day
-    begins on one, since every offset in use is a whole number of quarter hours), then into local days."""
-    for i in range(0, len(tenant_ids), 500):
-        chunk = tenant_ids[i:i + 500]
-        StatsDay.delete().where(StatsDay.tenant_id.in_(chunk)).execute()
-        StatsFirm.delete().where(StatsFirm.tenant_id.in_(chunk)).execute()
-    wanted = set(tenant_ids)
+def _rebuild(tenant_id: int, zone: ZoneInfo, old_zone: str, service_level: int) -> None:
+    """Every day of one firm, from its calls and messages: by quarter hour in SQL (every zone's day
+    begins on one, since every offset in use is a whole number of quarter hours), then into local
+    days. ``old_zone``: the zone its rows were made in ("" for none)."""
     everything = (dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(9999, 1, 1, tzinfo=UTC))
-    for t in sorted(wanted):  # one firm at a time: its index (tenant, arrived_at) finds its calls
-        days: dict[dt.date, dict] = {}
-        for quarter, sums in aggregate(*everything, tenant_ids=[t], group="quarter",
-                                       service_level=service_level).items():
-            day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone_of[t]).date()
-            add(days.setdefault(day, zero()), sums)
-        _write([{"tenant_id": t, "day": day, **s} for day, s in days.items() if any(s.values())])
-    StatsFirm.insert_many([{"tenant_id": t, "timezone": zone_of[t].key, "service_level": service_level}
-                           for t in sorted(wanted)]).execute()
+    days: dict[dt.date, dict] = {}
+    # Its index (tenant, arrived_at) finds its calls.
+    for quarter, sums in aggregate(*everything, tenant_ids=[tenant_id], group="quarter",
+                                   service_level=service_level).items():
+        day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone).date()
+        add(days.setdefault(day, zero()), sums)
+    _replace([tenant_id], old_zone, None, zone.key, [(tenant_id, day, s) for day, s in days.items()])
+    StatsFirm.delete().where(StatsFirm.tenant_id == tenant_id).execute()
+    StatsFirm.create(tenant_id=tenant_id, timezone=zone.key, service_level=service_level)
