@@ -11,7 +11,7 @@ from .messages.models import Draft, Escalation, Message, MessageRead, MessageVer
 from .presence.models import Notice
 from .qa.models import QAReview, QASetting
 from .reports.models import ReportRun, ReportRunMessage
-from .stats.rollup import StatsDay, StatsDirty, StatsFirm, StatsZoneDay
+from .stats.rollup import StatsDay, StatsDirty, StatsFirm, StatsOperatorDay, StatsZoneDay
 from .tenants.models import (
     CallType, CallTypeField, NotifyRule, Recipient, ReportRule, Staff, Tenant, TenantNumber,
 )
@@ -25,6 +25,6 @@ MODELS = [
     BlockedNumber, Invitation, MessageRead, ReportRunMessage, Notice, TenantVersion,
     ChangeRequest,
     PasswordReset, Transfer,
-    StatsDay, StatsFirm, StatsDirty, StatsZoneDay,
+    StatsDay, StatsFirm, StatsDirty, StatsZoneDay, StatsOperatorDay,
     HandoverNote, HandoverRead, QASetting, QAReview,
 ]

@@ -11,7 +11,7 @@ from app.calls.models import ABANDONED, BLOCKED, COMPLETED, QUEUED, VOICEMAIL, C
 from app.messages.models import Message
 from app.stats import figures as stats
 from app.stats import rollup
-from app.stats.rollup import SUMS, StatsDay, StatsDirty, StatsFirm, StatsZoneDay
+from app.stats.rollup import StatsDay, StatsDirty, StatsFirm, StatsOperatorDay, StatsZoneDay
 from app.tenants import store
 from app.tenants.models import Tenant
 
@@ -280,13 +280,19 @@ def test_an_operator_is_named_by_id_or_email(client, day, supervisor):
 # --- the day rows (stats/rollup.py) against the calls and messages themselves ----------------------
 
 def _zone_rows_add_up():
-    """Each zone row is the sum of the day rows of that day of the firms made in that zone."""
+    """The zone rows of a day are the sums of that day of the firms made in that zone: in all, the
+    day rows; per operator, the operator day rows (nobody's: the rest)."""
     made = dict(StatsFirm.select(StatsFirm.tenant_id, StatsFirm.timezone).tuples())
-    expected: dict = {}
+    days, people, zones = {}, {}, {}
     for row in StatsDay.select():
-        rollup.add(expected.setdefault((made[row.tenant_id], row.day), rollup.zero()), row.sums())
-    assert {(r.timezone, r.day): r.sums() for r in StatsZoneDay.select()} == {
-        k: v for k, v in expected.items() if any(v.values())}
+        rollup.add(days.setdefault((made[row.tenant_id], row.day), rollup.zero()), row.sums())
+    for row in StatsOperatorDay.select():
+        rollup.add(people.setdefault((made[row.tenant_id], row.day, row.operator_id), rollup.zero()), row.sums())
+    for row in StatsZoneDay.select():
+        rollup.add(zones.setdefault((row.timezone, row.day), rollup.zero()), row.sums())
+        if row.operator_id != rollup.NOBODY:
+            assert people.pop((row.timezone, row.day, row.operator_id)) == row.sums()
+    assert zones == days and not people
 
 
 def _both(*args, **kwargs):
@@ -295,6 +301,10 @@ def _both(*args, **kwargs):
     raw = figures(*args, rollup_days=False, **kwargs)
     assert kept == raw
     _zone_rows_add_up()
+    since, until = args
+    tenant = kwargs.get("tenant")
+    assert stats.by_operator(since, until, tenant=tenant, service_level=SL) == stats.by_operator(
+        since, until, tenant=tenant, service_level=SL, rollup_days=False)
     return kept
 
 
@@ -371,15 +381,35 @@ def test_a_year_of_every_firm_is_read_from_one_row_per_zone_and_day_while_they_s
     firm_a, ny, _op1, _op2 = day
     week = (DAY - dt.timedelta(days=3), NEXT + dt.timedelta(days=3))
     expected = _both(*week, interval="1d")
-    assert StatsZoneDay.select().where(StatsZoneDay.timezone == "Asia/Tokyo").count() == 2  # 10-31 and 11-01
+    tokyo = StatsZoneDay.select().where(StatsZoneDay.timezone == "Asia/Tokyo")
+    assert {r.day for r in tokyo} == {dt.date(2026, 10, 31), dt.date(2026, 11, 1)}
     # The zone rows are what is read: a planted difference shows (and only for every firm).
-    planted = StatsZoneDay.get((StatsZoneDay.timezone == "Asia/Tokyo") & (StatsZoneDay.day == dt.date(2026, 11, 1)))
+    planted = StatsZoneDay.get((StatsZoneDay.timezone == "Asia/Tokyo") & (StatsZoneDay.day == dt.date(2026, 11, 1))
+                               & (StatsZoneDay.operator_id == rollup.NOBODY))
     StatsZoneDay.update(offered=StatsZoneDay.offered + 100).where(StatsZoneDay.id == planted.id).execute()
     assert figures(*week, interval="1d").totals["offered"] == expected.totals["offered"] + 100
     assert figures(*week).totals["offered"] == expected.totals["offered"] + 100
     assert figures(*week, tenant=firm_a) == figures(*week, tenant=firm_a, rollup_days=False)
     assert stats.by_tenant(*week, service_level=SL) == stats.by_tenant(*week, service_level=SL, rollup_days=False)
     StatsZoneDay.update(offered=StatsZoneDay.offered - 100).where(StatsZoneDay.id == planted.id).execute()
+    # The operators' tables read the day rows split by operator (of firm A on 11-01: op1's and op2's).
+    people = {u.id: f["answered"] for u, f in stats.by_operator(*week, tenant=firm_a, service_level=SL)}
+    assert StatsOperatorDay.select().where((StatsOperatorDay.tenant_id == firm_a.id)
+                                           & (StatsOperatorDay.day == dt.date(2026, 11, 1))).count() == 2
+    StatsOperatorDay.update(answered=StatsOperatorDay.answered + 100).where(
+        (StatsOperatorDay.operator_id == _op1.id) & (StatsOperatorDay.day == dt.date(2026, 11, 1))).execute()
+    assert {u.id: f["answered"] for u, f in stats.by_operator(*week, tenant=firm_a, service_level=SL)}[_op1.id] \
+        == people[_op1.id] + 100
+    StatsOperatorDay.update(answered=StatsOperatorDay.answered - 100).where(
+        (StatsOperatorDay.operator_id == _op1.id) & (StatsOperatorDay.day == dt.date(2026, 11, 1))).execute()
+    # … and, for every firm, the zone rows per operator.
+    everyone = {u.id: f["answered"] for u, f in stats.by_operator(*week, service_level=SL)}
+    mine = ((StatsZoneDay.timezone == "Asia/Tokyo") & (StatsZoneDay.operator_id == _op1.id)
+            & (StatsZoneDay.day == dt.date(2026, 11, 1)))
+    StatsZoneDay.update(answered=StatsZoneDay.answered + 100).where(mine).execute()
+    assert {u.id: f["answered"] for u, f in stats.by_operator(*week, service_level=SL)}[_op1.id] \
+        == everyone[_op1.id] + 100
+    StatsZoneDay.update(answered=StatsZoneDay.answered - 100).where(mine).execute()
     # Firm A made at another service level: Tokyo's rows no longer stand for its fresh firms.
     StatsFirm.update(service_level=SL + 1).where(StatsFirm.tenant_id == firm_a.id).execute()
     StatsZoneDay.update(offered=StatsZoneDay.offered + 100).where(StatsZoneDay.id == planted.id).execute()

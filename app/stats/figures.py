@@ -20,7 +20,7 @@ from ..accounts.models import STAFF_ROLES, User
 from ..days import SERVICE_ZONE, midnight
 from ..tenants.models import Tenant
 from . import rollup
-from .rollup import SUMS, StatsDay, StatsZoneDay, add, aggregate, zero
+from .rollup import SUMS, StatsDay, StatsOperatorDay, StatsZoneDay, add, aggregate, zero
 
 KEYS = ("offered", "answered", "abandoned", "abandon_rate", "service_level", "asa_s", "aht_s",
         "talk_s", "acw_s", "after_hours", "voicemails", "blocked", "messages", "noise")
@@ -110,13 +110,21 @@ def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple
 def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zone: ZoneInfo,
               kept: rollup.Kept, every_firm: bool) -> dict:
     """Sums of the kept rows of the local days [first, last) of these firms (of ``zone``), by None,
-    "day" or "tenant": one row per zone and day when the zone's rows stand for exactly these firms
-    (all firms asked, none of the zone waiting for a rebuild), else one per firm and day."""
+    "day", "tenant" or "operator": one row per zone and day when the zone's rows stand for exactly
+    these firms (all firms asked, none of the zone waiting for a rebuild), else one per firm and day
+    (and operator)."""
     if every_firm and by != "tenant" and zone.key in kept.zones:
-        model, filters = StatsZoneDay, [StatsZoneDay.timezone == zone.key]
+        model = StatsZoneDay
+    elif by == "operator":
+        model = StatsOperatorDay
     else:
-        model, filters = StatsDay, [StatsDay.tenant_id.in_(ids[i:i + 1000]) for i in range(0, len(ids), 1000)]
-    key = {None: pw.Value(None), "day": model.day, "tenant": StatsDay.tenant_id}[by]
+        model = StatsDay
+    if model is StatsZoneDay:
+        filters = [StatsZoneDay.timezone == zone.key]
+    else:
+        filters = [model.tenant_id.in_(ids[i:i + 1000]) for i in range(0, len(ids), 1000)]
+    key = {None: pw.Value(None), "day": model.day, "tenant": StatsDay.tenant_id,
+           "operator": getattr(model, "operator_id", None)}[by]
     columns = [pw.fn.SUM(getattr(model, k)) for k in SUMS]
     out: dict = {}
     for where in filters:
@@ -126,14 +134,17 @@ def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zon
         for k, *values in query.tuples():
             if values[0] is None:  # SUM over no rows
                 continue
+            if by == "operator" and k == rollup.NOBODY:
+                k = None
             add(out.setdefault(k, zero()), dict(zip(SUMS, (int(v) for v in values))))
     return out
 
 
 def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, operator_id: int | None,
           group: str | None, service_level: int, kept: rollup.Kept | None) -> dict:
-    """Sums over exactly [since, until) by None or "tenant": from the kept rows for the whole local days
-    of the firms ``kept`` holds (None: no kept rows), from the calls and messages for the rest."""
+    """Sums over exactly [since, until) by None, "tenant" or "operator": from the kept rows for the
+    whole local days of the firms ``kept`` holds (None: no kept rows), from the calls and messages for
+    the rest."""
     tenant_ids = [tenant.id] if tenant is not None else None
     if kept is None:
         return aggregate(since, until, tenant_ids=tenant_ids, operator_id=operator_id, group=group,
@@ -234,12 +245,12 @@ def by_tenant(since: dt.datetime, until: dt.datetime, *, service_level: int,
 
 
 def by_operator(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = None,
-                service_level: int) -> list[tuple[User, dict]]:
+                service_level: int, rollup_days: bool = True) -> list[tuple[User, dict]]:
     """Each operator's totals over [since, until) (the calls they took and messages they took), for
     every staff user who took one, by name. Their ``offered`` is what they answered."""
     since, until = _aware(since), _aware(until)
-    found = aggregate(since, until, tenant_ids=[tenant.id] if tenant is not None else None, group="operator",
-                      service_level=service_level)
+    found = _sums(since, until, tenant=tenant, operator_id=None, group="operator", service_level=service_level,
+                  kept=rollup.current(service_level) if rollup_days else None)
     found.pop(None, None)
     if not found:
         return []

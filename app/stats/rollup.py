@@ -1,6 +1,6 @@
 """The figures' sums, straight from calls and messages in SQL (the raw path), and kept per firm and
-local day (``StatsDay``), and added up per zone and local day (``StatsZoneDay``) so that a year
-for every firm reads one row per zone and day.
+local day (``StatsDay``), split by operator (``StatsOperatorDay``) and added up per zone and local
+day (``StatsZoneDay``), so that a year for every firm reads one row per zone and day.
 
 The day rows stay exact by being recomputed, never patched: triggers on ``call`` and ``message``
 (migration 0023) note the firm and time of every change that can move a figure (``StatsDirty``);
@@ -26,6 +26,7 @@ from ..messages.forms import NOISE_CATEGORIES
 from ..tenants.models import Tenant
 
 UNKNOWN = 0  # the firm key of calls to numbers no firm has
+NOBODY = 0  # the operator key of calls no operator took
 UTC = dt.timezone.utc
 
 # The sums every figure is worked out from: means and rates need sums and counts, never means,
@@ -72,16 +73,31 @@ class StatsDay(_Sums):
 
 
 class StatsZoneDay(_Sums):
-    """The day rows of one local day of every firm whose rows were made in this zone, added up, so
-    that a year of every firm reads one row per zone and day. Kept with the day rows, in the same
+    """The day rows of one local day of every firm whose rows were made in this zone, added up by
+    operator (``NOBODY`` for calls no one took), so that a year or a month of every firm, in total or
+    per operator, reads a row per zone, day and operator. Kept with the day rows, in the same
     transaction, by what leaves and enters them (``_replace``)."""
 
     timezone = pw.CharField(max_length=64)
     day = pw.DateField()
+    operator_id = pw.IntegerField()
 
     class Meta:
         table_name = "stats_zone_day"
-        indexes = ((("timezone", "day"), True),)
+        indexes = ((("timezone", "day", "operator_id"), True),)
+
+
+class StatsOperatorDay(_Sums):
+    """One firm's sums for one of its local days, of the calls and messages one operator took (the
+    firm's day row split by operator, nobody's left out): the per-operator tables read these."""
+
+    tenant_id = pw.IntegerField()
+    operator_id = pw.IntegerField()
+    day = pw.DateField()
+
+    class Meta:
+        table_name = "stats_operator_day"
+        indexes = ((("tenant_id", "day", "operator_id"), True), (("day", "tenant_id"), False))
 
 
 class StatsFirm(BaseModel):
@@ -158,12 +174,12 @@ def _tenant_filter(column: str, tenant_ids) -> tuple[str, list]:
 
 
 def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operator_id: int | None = None,
-              group: str | None = None, service_level: int) -> dict:
+              group: str | None = None, per_operator: bool = False, service_level: int) -> dict:
     """Sums of the calls arrived and the messages taken in [since, until), by ``group``: None (one
     total, key None), "tenant" (firm id, UNKNOWN for unknown numbers), "operator" (who took the call or
     message; None for nobody), "quarter" (15-minute intervals since 1970) or ("bucket", first, seconds).
-    ``tenant_ids``: only these firms (UNKNOWN: calls to unknown numbers). Test calls and their messages
-    never count."""
+    ``tenant_ids``: only these firms (UNKNOWN: calls to unknown numbers). ``per_operator``: keyed
+    (group key, operator id or None) instead. Test calls and their messages never count."""
     p = db.param
 
     def grouping(call_side: bool) -> tuple[str, list]:
@@ -180,6 +196,8 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
         return bucket(time, first, seconds)
 
     key, key_params = grouping(True)
+    # ``o``: who took the call (or the message), for a split by operator.
+    o_select, o_group = (", c.claimed_by_id AS o", ", o") if per_operator else ("", "")
     where_t, t_params = _tenant_filter("c.tenant_id", tenant_ids)
     where_op = f" AND c.claimed_by_id = {p}" if operator_id is not None else ""
     op_params = [operator_id] if operator_id is not None else []
@@ -187,7 +205,7 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
     taken = f"c.status IN ({', '.join(repr(s) for s in TAKEN)})"
     # Each call's first message gives its after-call work, as the call's JSON does (acw_s).
     sql = f"""
-        SELECT k, SUM(CASE WHEN {offered} THEN 1 ELSE 0 END),
+        SELECT k{o_group}, SUM(CASE WHEN {offered} THEN 1 ELSE 0 END),
                SUM(CASE WHEN {taken} THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{ABANDONED}' THEN 1 ELSE 0 END),
                SUM(CASE WHEN {taken} AND COALESCE(c.wait_seconds, 0) <= {p} THEN 1 ELSE 0 END),
@@ -202,27 +220,34 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
                SUM(CASE WHEN c.after_hours THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{VOICEMAIL}' THEN 1 ELSE 0 END),
                SUM(CASE WHEN c.status = '{BLOCKED}' THEN 1 ELSE 0 END)
-        FROM (SELECT {key} AS k, c.status, c.after_hours, c.wait_seconds, c.talk_seconds,
+        FROM (SELECT {key} AS k{o_select}, c.status, c.after_hours, c.wait_seconds, c.talk_seconds,
                      (SELECT m.after_call_seconds FROM message m WHERE m.call_id = c.id ORDER BY m.id LIMIT 1) AS acw
               FROM "call" c
               WHERE c.arrived_at >= {p} AND c.arrived_at < {p} AND c.test = {p}{where_t}{where_op}{_FENCE()}) AS c
-        GROUP BY k"""
+        GROUP BY k{o_group}"""
     params = [service_level, *key_params, _naive(since), _naive(until), False, *t_params, *op_params]
     out: dict = {}
+    width = 2 if per_operator else 1
+
+    def keyed(row):
+        return (_key(row[0]), _key(row[1])) if per_operator else _key(row[0])
+
     for row in db.execute_sql(sql, params):
-        out[_key(row[0])] = dict(zip(SUMS[:14], (int(v or 0) for v in row[1:])), messages=0, noise=0)
+        out[keyed(row)] = dict(zip(SUMS[:14], (int(v or 0) for v in row[width:])), messages=0, noise=0)
     key, key_params = grouping(False)
+    o_select = ", m.taken_by_id AS o" if per_operator else ""
     where_t, t_params = _tenant_filter("m.tenant_id", tenant_ids)
     where_op = f" AND m.taken_by_id = {p}" if operator_id is not None else ""
     noise = ", ".join(repr(c) for c in NOISE_CATEGORIES)
     sql = f"""
-        SELECT {key} AS k, COUNT(*), SUM(CASE WHEN m.category IN ({noise}) THEN 1 ELSE 0 END)
+        SELECT {key} AS k{o_select}, COUNT(*), SUM(CASE WHEN m.category IN ({noise}) THEN 1 ELSE 0 END)
         FROM message m LEFT JOIN "call" c ON c.id = m.call_id
         WHERE m.taken_at >= {p} AND m.taken_at < {p} AND (c.id IS NULL OR c.test = {p}){where_t}{where_op}
-        GROUP BY k"""
+        GROUP BY k{o_group}"""
     params = [*key_params, _naive(since), _naive(until), False, *t_params, *op_params]
-    for k, count, noisy in db.execute_sql(sql, params):
-        sums = out.setdefault(_key(k), zero())
+    for row in db.execute_sql(sql, params):
+        count, noisy = row[width:]
+        sums = out.setdefault(keyed(row), zero())
         sums["messages"] += int(count)
         sums["noise"] += int(noisy or 0)
     return out
@@ -271,7 +296,7 @@ def refresh(service_level: int, *, batch: int = 50_000) -> int:
             made = _made()
             for tenant_id in gone:
                 if tenant_id in made:
-                    _replace([tenant_id], made[tenant_id][0], None, None, [])
+                    _replace([tenant_id], made[tenant_id][0], None, None, {})
             StatsFirm.delete().where(StatsFirm.tenant_id.in_(gone)).execute()
     for tenant_id in stale:
         with read_then_write():
@@ -340,47 +365,69 @@ def _chunks(items: list, size: int = 500):
 
 
 def _replace(tenant_ids: list[int], old_zone: str, day: dt.date | None, new_zone: str | None,
-             rows: list[tuple[int, dt.date, dict]]) -> None:
-    """Put ``rows`` (firm, day, sums) in place of these firms' day rows (of ``day``; None: of every
-    day), and keep the zone rows their sums: the old rows' sums leave ``old_zone``'s (the zone they
-    were made in), the new rows' enter ``new_zone``'s. Integer sums, in one transaction: exact."""
-    change: dict[tuple[str, dt.date], dict] = defaultdict(zero)
+             rows: dict[tuple[int, dt.date, int | None], dict]) -> None:
+    """Put ``rows`` ((firm, day, operator or None) → sums) in place of these firms' day rows and
+    operator day rows (of ``day``; None: of every day), and keep the zone rows their sums: the old
+    day rows' sums leave ``old_zone``'s (the zone they were made in; "" for none), the new ones'
+    enter ``new_zone``'s. Integer sums, in one transaction: exact."""
+    # (zone, day, operator) → what the zone rows gain (negative: lose); a firm-day's part no operator
+    # took is its day row less its operator rows.
+    change: dict[tuple[str, dt.date, int], dict] = defaultdict(zero)
     for chunk in _chunks(tenant_ids):
         where = StatsDay.tenant_id.in_(chunk)
         if day is not None:
             where &= StatsDay.day == day
         for old in StatsDay.select().where(where):
-            subtract(change[(old_zone, old.day)], old.sums())
+            subtract(change[(old_zone, old.day, NOBODY)], old.sums())
         StatsDay.delete().where(where).execute()
-    rows = [r for r in rows if any(r[2].values())]
-    for tenant_id, row_day, sums in rows:
-        add(change[(new_zone, row_day)], sums)
-    for chunk in _chunks(rows):
-        StatsDay.insert_many([{"tenant_id": t, "day": d, **s} for t, d, s in chunk]).execute()
+        where = StatsOperatorDay.tenant_id.in_(chunk)
+        if day is not None:
+            where &= StatsOperatorDay.day == day
+        for old in StatsOperatorDay.select().where(where):
+            add(change[(old_zone, old.day, NOBODY)], old.sums())
+            subtract(change[(old_zone, old.day, old.operator_id)], old.sums())
+        StatsOperatorDay.delete().where(where).execute()
+    days: dict[tuple[int, dt.date], dict] = defaultdict(zero)
+    operators = []
+    for (tenant_id, row_day, operator_id), sums in rows.items():
+        add(days[(tenant_id, row_day)], sums)
+        add(change[(new_zone, row_day, operator_id or NOBODY)], sums)
+        if operator_id is not None and any(sums.values()):
+            operators.append({"tenant_id": tenant_id, "day": row_day, "operator_id": operator_id, **sums})
+    for chunk in _chunks([{"tenant_id": t, "day": d, **s} for (t, d), s in days.items() if any(s.values())]):
+        StatsDay.insert_many(chunk).execute()
+    for chunk in _chunks(operators):
+        StatsOperatorDay.insert_many(chunk).execute()
     _shift_zones(change)
 
 
-def _shift_zones(change: dict[tuple[str, dt.date], dict]) -> None:
-    """Add ``change`` ((zone, day) → sums, negative for what left) to the zone rows."""
-    by_zone: dict[str, list[dt.date]] = defaultdict(list)
-    for (zone_key, day), sums in change.items():
-        if any(sums.values()):
-            by_zone[zone_key].append(day)
+def _shift_zones(change: dict[tuple[str, dt.date, int], dict]) -> None:
+    """Add ``change`` ((zone, day, operator) → sums, negative for what left) to the zone rows."""
+    by_zone: dict[str, set[dt.date]] = defaultdict(set)
+    for (zone_key, day, _operator), sums in change.items():
+        if zone_key and any(sums.values()):  # rows of a firm never made belong to no zone
+            by_zone[zone_key].add(day)
     for zone_key, zone_days in by_zone.items():
         for chunk in _chunks(sorted(zone_days)):
             where = (StatsZoneDay.timezone == zone_key) & StatsZoneDay.day.in_(chunk)
-            was = {r.day: r.sums() for r in StatsZoneDay.select().where(where)}
+            now = defaultdict(zero)
+            for r in StatsZoneDay.select().where(where):
+                now[(r.day, r.operator_id)] = r.sums()
+            wanted = set(chunk)
+            for (z, d, o), sums in change.items():
+                if z == zone_key and d in wanted:
+                    add(now[(d, o)], sums)
             StatsZoneDay.delete().where(where).execute()
-            now = [{"timezone": zone_key, "day": d, **add(was.get(d, zero()), change[(zone_key, d)])} for d in chunk]
-            now = [r for r in now if any(r[k] for k in SUMS)]
-            if now:
-                StatsZoneDay.insert_many(now).execute()
+            rows = [{"timezone": zone_key, "day": d, "operator_id": o, **s} for (d, o), s in now.items()
+                    if any(s.values())]
+            if rows:
+                StatsZoneDay.insert_many(rows).execute()
 
 
 def _recompute(tenant_ids: list[int], day: dt.date, zone: ZoneInfo, service_level: int) -> None:
     sums = aggregate(midnight(day, zone), midnight(day + dt.timedelta(days=1), zone), tenant_ids=tenant_ids,
-                     group="tenant", service_level=service_level)
-    _replace(tenant_ids, zone.key, day, zone.key, [(t, day, s) for t, s in sums.items() if t in tenant_ids])
+                     group="tenant", per_operator=True, service_level=service_level)
+    _replace(tenant_ids, zone.key, day, zone.key, {(t, day, o): s for (t, o), s in sums.items() if t in tenant_ids})
 
 
 def _rebuild(tenant_id: int, zone: ZoneInfo, old_zone: str, service_level: int) -> None:
@@ -388,12 +435,12 @@ def _rebuild(tenant_id: int, zone: ZoneInfo, old_zone: str, service_level: int) 
     begins on one, since every offset in use is a whole number of quarter hours), then into local
     days. ``old_zone``: the zone its rows were made in ("" for none)."""
     everything = (dt.datetime(1970, 1, 1, tzinfo=UTC), dt.datetime(9999, 1, 1, tzinfo=UTC))
-    days: dict[dt.date, dict] = {}
+    rows: dict[tuple[int, dt.date, int | None], dict] = defaultdict(zero)
     # Its index (tenant, arrived_at) finds its calls.
-    for quarter, sums in aggregate(*everything, tenant_ids=[tenant_id], group="quarter",
-                                   service_level=service_level).items():
+    for (quarter, operator_id), sums in aggregate(*everything, tenant_ids=[tenant_id], group="quarter",
+                                                  per_operator=True, service_level=service_level).items():
         day = dt.datetime.fromtimestamp(quarter * 900, UTC).astimezone(zone).date()
-        add(days.setdefault(day, zero()), sums)
-    _replace([tenant_id], old_zone, None, zone.key, [(tenant_id, day, s) for day, s in days.items()])
+        add(rows[(tenant_id, day, operator_id)], sums)
+    _replace([tenant_id], old_zone, None, zone.key, rows)
     StatsFirm.delete().where(StatsFirm.tenant_id == tenant_id).execute()
     StatsFirm.create(tenant_id=tenant_id, timezone=zone.key, service_level=service_level)
