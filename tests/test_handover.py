@@ -8,6 +8,7 @@ from app.db import utcnow
 from app.handover.models import HandoverNote, HandoverRead
 
 from .conftest import _user, csrf_token, log_in
+from .test_api import bearer
 
 
 def _note(author, text="田中様から見積の件で折り返しがあれば至急扱い", tenant=None, hours=8):
@@ -44,6 +45,18 @@ def test_a_note_written_after_the_console_opened_must_be_acknowledged_too(client
     acked = client.post("/handover/ack", data={"csrf_token": token, "note": str(first.id)}, headers={"HX-Request": "true"})
     assert second.text in acked.text  # still unread, shown again
     assert client.post("/console/presence", data={"csrf_token": token, "available": "1"}).status_code == 409
+
+
+def test_the_cti_api_keeps_an_operator_with_unread_notes_from_becoming_available_as_the_console_does(
+        client, operator, supervisor):
+    note = _note(supervisor)
+    put = lambda: client.put("/api/v1/operators/me/presence", json={"state": "available"},  # noqa: E731
+                             headers=bearer(operator))
+    refused = put()
+    assert refused.status_code == 409 and "state" in refused.json()["errors"]
+    assert not OperatorPresence.of(operator).available
+    HandoverRead.mark(operator, [note.id])
+    assert put().status_code == 200 and OperatorPresence.of(operator).available
 
 
 def test_an_operator_already_taking_calls_is_not_stopped_by_a_new_note(client, operator, supervisor):

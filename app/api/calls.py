@@ -15,6 +15,7 @@ from ..calls import log, provider, service as call_service
 from ..calls.models import (ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, BREAK_REASONS, COMPLETED, QUEUED, VOICEMAIL,
                             BlockedNumber, Call, InvalidBlock, OperatorPresence)
 from ..i18n import _
+from ..handover.models import HandoverNote
 from ..messages import service as message_service
 from ..presence import service as presence_service
 from ..tenants.models import Tenant
@@ -197,6 +198,9 @@ def set_presence(request: Request, user: User, body: dict) -> Response:
         errors["reason"] = _("Expected one of: {options}.").format(options=", ".join(BREAK_REASONS))
     if errors:
         raise ApiError(422, errors)
+    if state == "available" and not OperatorPresence.of(user).available and HandoverNote.unread_by(user):
+        # As on the console: the shift's handover notes are read before the first call.
+        raise ApiError(409, {"state": _("Handover notes are unread: acknowledge them on the console first.")})
     OperatorPresence.set(user, state == "available", reason or "break")
     call_service.operator_changed(request.app)
     return JSONResponse(presence_json(OperatorPresence.of(user)))

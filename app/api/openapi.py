@@ -116,6 +116,8 @@ def _call_paths(time: dict) -> dict:
                     "reason": {"type": ["string", "null"], "enum": [*BREAK_REASONS, None],
                                "description": "Why on a break (default break); ignored when available."}}}}}},
             "responses": {"200": _json("The user's state now.", _ref("Presence")), **COMMON, **STAFF_ONLY, **TOO_LARGE,
+                          "409": _errors("errors.state: becoming available while handover notes are unread (they "
+                                         "are acknowledged on the console, as when starting there)."),
                           "422": _errors(f"Not a JSON object, an unknown state or reason, or {BAD_TEXT}.")},
         }},
         "/api/v1/tenants/{slug}/blocked-numbers": {
