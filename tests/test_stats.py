@@ -316,6 +316,8 @@ def test_the_day_rows_give_exactly_what_the_calls_give(day):
         for tenant in (None, firm_a, ny):
             _both(since, until, tenant=tenant)
             _both(since, until, tenant=tenant, interval="1d")
+            _both(since, until, tenant=tenant, operator=_op1)
+            _both(since, until, tenant=tenant, operator=_op1, interval="1d")
         kept = stats.by_tenant(since, until, service_level=SL)
         assert kept == stats.by_tenant(since, until, service_level=SL, rollup_days=False)
     assert _both(*week, interval="1d").totals["offered"] == 1 + 11  # A0 and the day

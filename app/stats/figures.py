@@ -108,14 +108,14 @@ def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple
 
 
 def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zone: ZoneInfo,
-              kept: rollup.Kept, every_firm: bool) -> dict:
+              kept: rollup.Kept, every_firm: bool, operator_id: int | None = None) -> dict:
     """Sums of the kept rows of the local days [first, last) of these firms (of ``zone``), by None,
     "day", "tenant" or "operator": one row per zone and day when the zone's rows stand for exactly
     these firms (all firms asked, none of the zone waiting for a rebuild), else one per firm and day
-    (and operator)."""
+    (and operator). ``operator_id``: only what that operator took."""
     if every_firm and by != "tenant" and zone.key in kept.zones:
         model = StatsZoneDay
-    elif by == "operator":
+    elif by == "operator" or operator_id is not None:
         model = StatsOperatorDay
     else:
         model = StatsDay
@@ -123,6 +123,8 @@ def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zon
         filters = [StatsZoneDay.timezone == zone.key]
     else:
         filters = [model.tenant_id.in_(ids[i:i + 1000]) for i in range(0, len(ids), 1000)]
+    if operator_id is not None:
+        filters = [where & (model.operator_id == operator_id) for where in filters]
     key = {None: pw.Value(None), "day": model.day, "tenant": StatsDay.tenant_id,
            "operator": getattr(model, "operator_id", None)}[by]
     columns = [pw.fn.SUM(getattr(model, k)) for k in SUMS]
@@ -156,11 +158,11 @@ def _sums(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None, oper
         parts = [(since, until, ids)] if whole is None else [
             (since, midnight(whole[0], zone), fresh), (midnight(whole[1], zone), until, fresh), (since, until, raw)]
         if whole is not None:
-            for key, sums in _day_rows(*whole, fresh, group, zone, kept, tenant is None).items():
+            for key, sums in _day_rows(*whole, fresh, group, zone, kept, tenant is None, operator_id).items():
                 add(out.setdefault(key, zero()), sums)
         for lo, hi, part_ids in parts:
             if lo < hi and part_ids:
-                for key, sums in aggregate(lo, hi, tenant_ids=part_ids, group=group,
+                for key, sums in aggregate(lo, hi, tenant_ids=part_ids, operator_id=operator_id, group=group,
                                            service_level=service_level).items():
                     add(out.setdefault(key, zero()), sums)
     return out
@@ -195,8 +197,7 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
         raise ValueError(f"interval: one of {', '.join(INTERVALS)}")
     zone = tenant.zone if tenant is not None else (zone or SERVICE_ZONE)
     operator_id = operator.id if operator is not None else None
-    # The day rows hold every operator's calls, of the firms the worker has made them for.
-    kept = rollup.current(service_level) if rollup_days and operator is None else None
+    kept = rollup.current(service_level) if rollup_days else None
     if interval is None:
         sums = _sums(since, until, tenant=tenant, operator_id=operator_id, group=None,
                      service_level=service_level, kept=kept).get(None, zero())
@@ -212,7 +213,8 @@ def figures(since: dt.datetime, until: dt.datetime, *, tenant: Tenant | None = N
             fresh = [t for t in ids if t in kept.fresh] if kept is not None else []
             raw = [t for t in ids if t not in kept.fresh] if fresh else ids
             if fresh:
-                for day, sums in _day_rows(first, last, fresh, "day", group_zone, kept, tenant is None).items():
+                for day, sums in _day_rows(first, last, fresh, "day", group_zone, kept, tenant is None,
+                                           operator_id).items():
                     add(found.setdefault(day, zero()), sums)
             if raw:
                 for day, sums in _by_local_day(midnight(first, group_zone), midnight(last, group_zone), group_zone,
