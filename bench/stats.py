@@ -7,7 +7,7 @@ beside the bare aggregate query over the calls table in the same run.
     .venv/bin/python bench/stats.py --calls 500000       # a quicker run
 
 The database gets --firms firms and --calls calls over the last 365 days (busy firms get more, as in
-bench/messages.py), bulk-loaded (COPY on PostgreSQL) with the triggers of migration 0023 off, and a
+bench/messages.py), bulk-loaded (COPY on PostgreSQL) with the triggers of migrations 0023 and 0027 off, and a
 message on nearly every answered call. The day rows are then built from scratch (timed), and one
 more day of calls arrives with the triggers on, so that the first read has a day of changes to take
 in (timed). Then, --repeat times each, with --live new calls arriving (triggers on) before every
@@ -56,7 +56,8 @@ OPERATORS = 8
 SL = 20
 CALL_FIELDS = [Call.id, Call.sid, Call.tenant, Call.to_number, Call.from_number, Call.forwarded_from, Call.status,
                Call.after_hours, Call.arrived_at, Call.claimed_by, Call.claimed_at, Call.answered_at, Call.ended_at,
-               Call.wait_seconds, Call.talk_seconds, Call.recording_url, Call.provider_status, Call.test]
+               Call.wait_seconds, Call.talk_seconds, Call.recording_url, Call.provider_status, Call.test,
+               Call.acw_seconds]
 MESSAGE_FIELDS = [Message.tenant, Message.call, Message.call_type, Message.call_type_label, Message.category,
                   Message.urgent, Message.fields, Message.labels, Message.readback, Message.taken_at, Message.taken_by,
                   Message.source, Message.after_call_seconds, Message.recording_url, Message.handled,
@@ -65,27 +66,28 @@ STATUSES = {"completed": 0.84, "abandoned": 0.08, "voicemail": 0.04, "blocked": 
 CATEGORIES = {"message": 0.55, "callback": 0.2, "inquiry": 0.1, "sales": 0.08, "wrong_number": 0.04, "silent": 0.03}
 
 
-def _migration():
-    spec = importlib.util.spec_from_file_location("m0023", db.MIGRATIONS_DIR / "0023_stats_days.py")
+def _migration(name: str):
+    spec = importlib.util.spec_from_file_location(name, db.MIGRATIONS_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def triggers(on: bool) -> None:
-    """Turn the figures' triggers off for a bulk load (its days are built afterwards), and on again."""
+    """Turn the figures' triggers off for a bulk load (its days are built afterwards; each call carries
+    its after-call work as loaded), and on again."""
     if db.is_postgres():
         for table in ('"call"', "message"):
             db.db.execute_sql(f"ALTER TABLE {table} {'ENABLE' if on else 'DISABLE'} TRIGGER USER")
         return
-    m = _migration()
     if on:
-        for sql in m.SQLITE:
-            db.db.execute_sql(sql)
-    else:
-        for name in ("call_insert", "call_update", "call_delete", "message_insert", "message_update",
-                     "message_delete"):
-            db.db.execute_sql(f"DROP TRIGGER IF EXISTS stats_{name}")
+        for name in ("0023_stats_days", "0027_call_acw"):
+            for sql in _migration(name).SQLITE:
+                db.db.execute_sql(sql)
+        return
+    for (name,) in db.db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                     "AND (name LIKE 'stats_%' OR name LIKE 'call_acw_%')").fetchall():
+        db.db.execute_sql(f'DROP TRIGGER "{name}"')
 
 
 def weights(n: int) -> list[float]:
@@ -123,11 +125,11 @@ def load(count: int, start: dt.datetime, span: dt.timedelta, firm_ids, operator_
                 wait = int(rng.expovariate(1 / 30))
                 ended = arrived + dt.timedelta(seconds=wait)
             sid, call_id = f"{prefix}{done + i:08d}", next_id + i
-            calls.append((call_id, sid, tenants[i], "+815000000000", "+819012345678", "", status, after_hours, t(arrived), op,
-                          t(claimed), t(claimed), t(ended), wait, talk, "", "", False))
-            if status == "completed" and rng.random() < 0.95:
-                acw = rng.randrange(0, 180)
+            acw = rng.randrange(0, 180) if status == "completed" and rng.random() < 0.95 else None
+            if acw is not None:  # its message; the call carries its after-call work, as the triggers keep it
                 answered.append((call_id, tenants[i], op, ended + dt.timedelta(seconds=acw), acw))
+            calls.append((call_id, sid, tenants[i], "+815000000000", "+819012345678", "", status, after_hours, t(arrived), op,
+                          t(claimed), t(claimed), t(ended), wait, talk, "", "", False, acw))
         with db.db.atomic():
             c.bulk_insert(Call, CALL_FIELDS, calls)
             categories = rng.choices(list(CATEGORIES), weights=list(CATEGORIES.values()), k=len(answered))

@@ -426,6 +426,25 @@ def test_a_year_of_every_firm_is_read_from_one_row_per_zone_and_day_while_they_s
     assert not StatsZoneDay.select().where(StatsZoneDay.timezone == "America/New_York").exists()
 
 
+def test_a_calls_after_call_work_follows_its_first_message_through_every_change(day):
+    firm_a, _ny, op1, _op2 = day
+    c = Call.get(Call.sid == "A1")  # its message saved 30 s after the call ended
+    acw = lambda: Call.get_by_id(c.id).acw_seconds  # noqa: E731
+    assert acw() == 30
+    first = Message.get(Message.call == c.id)
+    later = Message.create(tenant=firm_a, call=c, call_type="message", category="message", taken_at=first.taken_at,
+                           taken_by=op1, after_call_seconds=99)
+    assert acw() == 30  # a second message does not change the call's
+    Message.update(after_call_seconds=45).where(Message.id == first.id).execute()
+    assert acw() == 45
+    first.delete_instance()
+    assert acw() == 99  # the later one is the first now
+    other = Call.get(Call.sid == "A5")  # no message yet
+    Message.update(call=other.id).where(Message.id == later.id).execute()
+    assert (acw(), Call.get_by_id(other.id).acw_seconds) == (None, 99)
+    assert figures(DAY, NEXT, tenant=firm_a) == figures(DAY, NEXT, tenant=firm_a, rollup_days=False)
+
+
 def test_a_call_that_only_connects_audio_or_a_message_handled_writes_no_note(day):
     figures(DAY, NEXT)  # takes every note in
     call_ = Call.get(Call.sid == "A1")
