@@ -110,9 +110,9 @@ def _whole_days(since: dt.datetime, until: dt.datetime, zone: ZoneInfo) -> tuple
 def _day_rows(first: dt.date, last: dt.date, ids: list[int], by: str | None, zone: ZoneInfo,
               kept: rollup.Kept, every_firm: bool, operator_id: int | None = None) -> dict:
     """Sums of the kept rows of the local days [first, last) of these firms (of ``zone``), by None,
-    "day", "tenant" or "operator": one row per zone and day when the zone's rows stand for exactly
-    these firms (all firms asked, none of the zone waiting for a rebuild), else one per firm and day
-    (and operator). ``operator_id``: only what that operator took."""
+    "day", "tenant" or "operator": the zone rows (a row per day and operator) when they stand for
+    exactly these firms (all firms asked, none of the zone waiting for a rebuild), else a row per firm
+    and day (and operator). ``operator_id``: only what that operator took."""
     if every_firm and by != "tenant" and zone.key in kept.zones:
         model = StatsZoneDay
     elif by == "operator" or operator_id is not None:

@@ -1,6 +1,8 @@
 """The figures' sums, straight from calls and messages in SQL (the raw path), and kept per firm and
-local day (``StatsDay``), split by operator (``StatsOperatorDay``) and added up per zone and local
-day (``StatsZoneDay``), so that a year for every firm reads one row per zone and day.
+local day (``StatsDay``), split by operator (``StatsOperatorDay``) and added up per zone, local
+day and operator (``StatsZoneDay``), so that a year for every firm reads a row per zone, day and
+operator. The zone rows move with the day rows, by what leaves and enters them, in the same
+transaction.
 
 The day rows stay exact by being recomputed, never patched: triggers on ``call`` and ``message``
 (migration 0023) note the firm and time of every change that can move a figure (``StatsDirty``);
@@ -14,8 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from functools import reduce
 from collections import defaultdict
+from functools import reduce
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -148,7 +150,7 @@ def _epoch(column: str) -> str:
     return f"CAST(strftime('%s', {column}) AS INTEGER)"
 
 
-def _TEST_CALLS() -> str:
+def _test_calls_index() -> str:
     """SQLite would read every call's ``test`` from a wider index rather than the test calls' own."""
     return "" if is_postgres() else " INDEXED BY call_test"
 
@@ -247,7 +249,7 @@ def aggregate(since: dt.datetime, until: dt.datetime, *, tenant_ids=None, operat
         SELECT {key} AS k{o_select}, COUNT(*), SUM(CASE WHEN m.category IN ({noise}) THEN 1 ELSE 0 END)
         FROM message m
         WHERE m.taken_at >= {p} AND m.taken_at < {p}
-          AND (m.call_id IS NULL OR m.call_id NOT IN (SELECT id FROM "call"{_TEST_CALLS()} WHERE test)){where_t}{where_op}
+          AND (m.call_id IS NULL OR m.call_id NOT IN (SELECT id FROM "call"{_test_calls_index()} WHERE test)){where_t}{where_op}
         GROUP BY k{o_group}"""
     params = [*key_params, _naive(since), _naive(until), *t_params, *op_params]
     for row in db.execute_sql(sql, params):
