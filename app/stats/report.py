@@ -114,7 +114,7 @@ class Report:
 def build(period: Period, *, service_level: int, tenant: Tenant | None = None, operator: User | None = None,
           per_firm: bool = False, per_operator: bool = False, only: str | None = None) -> Report:
     """The report of the page, or with ``only`` ("intervals", "firms", "operators") just that table
-    (a CSV download): each table is a query of its own, the per-operator one the dearest."""
+    (a CSV download): each table is a query of its own."""
     def wanted(table: str) -> bool:
         return only is None or only == table
 
