@@ -30,8 +30,6 @@ POSTGRES = [
     'CREATE TRIGGER call_acw AFTER INSERT OR UPDATE OF call_id, after_call_seconds OR DELETE ON message '
     'FOR EACH ROW EXECUTE FUNCTION call_acw()',
 ]
-
-
 CALL_FIGURES = "status, test, claimed_by_id, after_hours, wait_seconds, talk_seconds, acw_seconds"
 MESSAGE_FIGURES = "category, call_id, taken_by_id"
 INDEXES = [  # (the index it replaces, the new one)

@@ -14,8 +14,8 @@ from ..accounts.models import User
 from ..calls import log, provider, service as call_service
 from ..calls.models import (ABANDONED, ANNOUNCED, ANSWERED, BLOCKED, BREAK_REASONS, COMPLETED, QUEUED, VOICEMAIL,
                             BlockedNumber, Call, InvalidBlock, OperatorPresence)
-from ..i18n import _
 from ..handover.models import HandoverNote
+from ..i18n import _
 from ..messages import service as message_service
 from ..presence import service as presence_service
 from ..tenants.models import Tenant
